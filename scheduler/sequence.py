@@ -1,0 +1,91 @@
+"""A request as the scheduler sees it: token ids, how many have KV in the cache, its blocks."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SequenceStatus(enum.Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    FINISHED = "finished"
+
+
+class FinishReason(enum.Enum):
+    STOP = "stop"  # EOS or a stop token id
+    LENGTH = "length"  # max_tokens or the model's context
+    ABORT = "abort"  # cancelled, deadline, engine shutdown (see Sequence.abort_reason)
+
+
+@dataclass(frozen=True)
+class StopCriteria:
+    """What ends a sequence. The engine fills it from SamplingParams and the tokenizer."""
+
+    max_tokens: int = 256
+    stop_token_ids: frozenset[int] = frozenset()
+    eos_token_ids: frozenset[int] = frozenset()
+    ignore_eos: bool = False
+    min_tokens: int = 0
+
+
+_ids = itertools.count()
+
+
+@dataclass(eq=False)
+class Sequence:
+    """One request. `token_ids` holds the prompt followed by the generated tokens.
+
+    `num_computed_tokens` counts the tokens whose K/V are in the cache; a step computes
+    `token_ids[num_computed_tokens : num_computed_tokens + chunk]`. After a preemption the
+    generated tokens are recomputed as if they were prompt (recompute, not swap).
+    """
+
+    prompt_token_ids: list[int]
+    stop: StopCriteria = field(default_factory=StopCriteria)
+    sampling_params: Any = None  # opaque to the scheduler; the runner reads it
+    arrival_time: float = 0.0  # time.monotonic() at submission
+    priority: int = 0  # lower runs first; FCFS within a priority
+    deadline: float | None = None  # time.monotonic() after which the sequence is aborted
+    seq_id: int = field(default_factory=lambda: next(_ids))
+
+    token_ids: list[int] = field(init=False)
+    num_prompt_tokens: int = field(init=False)
+    num_computed_tokens: int = 0
+    num_cached_tokens: int = 0  # prompt tokens served by the prefix cache at first admission
+    block_table: list[int] = field(default_factory=list)
+    status: SequenceStatus = SequenceStatus.WAITING
+    finish_reason: FinishReason | None = None
+    abort_reason: str | None = None  # "cancelled", "deadline", ... when finish_reason is ABORT
+    num_preemptions: int = 0
+    first_scheduled_time: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.prompt_token_ids:
+            raise ValueError("a sequence needs at least one prompt token")
+        self.token_ids = list(self.prompt_token_ids)
+        self.num_prompt_tokens = len(self.prompt_token_ids)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def num_output_tokens(self) -> int:
+        return len(self.token_ids) - self.num_prompt_tokens
+
+    @property
+    def output_token_ids(self) -> list[int]:
+        return self.token_ids[self.num_prompt_tokens :]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status is SequenceStatus.FINISHED
+
+    def __repr__(self) -> str:  # never prints token ids: they may encode a resume
+        return (
+            f"Sequence(id={self.seq_id}, status={self.status.value}, tokens={self.num_tokens}, "
+            f"computed={self.num_computed_tokens}, blocks={len(self.block_table)})"
+        )

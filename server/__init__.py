@@ -1,0 +1,1 @@
+"""The serving process: gRPC service, engine, models, layers."""
