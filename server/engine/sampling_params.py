@@ -17,6 +17,7 @@ class SamplingParams:
     stop_token_ids: tuple[int, ...] = field(default_factory=tuple)
     ignore_eos: bool = False
     seed: int | None = None  # same seed, same prompt, same output, whatever else is batched
+    json_schema: str | None = None  # constrain the output to this JSON schema (xgrammar)
 
     def __post_init__(self) -> None:
         if self.temperature < 0:

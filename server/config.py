@@ -1,0 +1,35 @@
+"""Server settings (not engine settings: those are EngineArgs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 2**20
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    metrics_port: int = 9400  # 0 disables the /metrics endpoint
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # set: clients must present a certificate (mTLS)
+    token_file: Path | None = None  # set: calls need "authorization: Bearer <token>"
+    max_message_bytes: int = 32 * MiB  # fits a 20 MiB PDF plus the rest of the request
+    max_document_bytes: int = 20 * MiB
+    max_document_pages: int = 200
+    max_document_chars: int = 2_000_000
+    max_batch_resumes: int = 1000
+    grace_period_s: float = 30.0  # SIGTERM: in-flight calls get this long to finish
+    retry_after_s: float = 1.0  # RetryInfo hint when the queue is full
+    default_max_tokens: int = 256  # Generate, when the request says 0
+    audit_log: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")

@@ -1,0 +1,1 @@
+"""gRPC servicers: thin layers from protobuf to the engine and back."""
