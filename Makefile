@@ -34,7 +34,7 @@ serve: install
 	$(VENV)/bin/hireserve serve --port $(PORT) --metrics-port $(METRICS_PORT)
 
 proto: install
-	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. --grpc_python_out=. \
+	$(PY) -m grpc_tools.protoc -I proto -I "$$($(PY) -c 'import os, google.rpc.status_pb2 as m; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__file__))))')" --python_out=. --pyi_out=. --grpc_python_out=. \
 		proto/hireserve/v1/*.proto
 
 bench: install

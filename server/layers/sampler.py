@@ -74,13 +74,19 @@ class SamplingTensors:
 
 
 class RowSamplingParams(Protocol):
-    """The fields of server.engine.SamplingParams the sampler reads (layers never import engine)."""
+    """The fields of server.engine.SamplingParams the sampler reads (layers never import engine).
+    Read-only, so frozen dataclasses match."""
 
-    temperature: float
-    top_p: float
-    top_k: int
-    min_p: float
-    repetition_penalty: float
+    @property
+    def temperature(self) -> float: ...
+    @property
+    def top_p(self) -> float: ...
+    @property
+    def top_k(self) -> int: ...
+    @property
+    def min_p(self) -> float: ...
+    @property
+    def repetition_penalty(self) -> float: ...
 
 
 def unpack_bitmask(bitmask: Tensor, vocab_size: int) -> Tensor:
@@ -180,7 +186,8 @@ class Sampler(nn.Module):
             return greedy_tokens
 
         greedy_rows = t.temperature == 0
-        temperature = torch.where(greedy_rows, torch.ones_like(t.temperature), t.temperature)
+        # Greedy rows divide by 1; a tiny positive temperature is floored so logits stay finite.
+        temperature = torch.where(greedy_rows, 1.0, t.temperature.clamp(min=1e-5))
         logits = logits / temperature.unsqueeze(1)
         if bool(((t.top_k > 0) & (t.top_k < vocab)).any()) or bool((t.top_p < 1).any()):
             logits = _apply_top_k_top_p(logits, t.top_k, t.top_p)

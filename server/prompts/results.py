@@ -1,0 +1,71 @@
+"""Typed answers parsed from the model's constrained JSON; the RPC layer maps them to protobuf."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class AnswerError(ValueError):
+    """The model's answer is not the JSON the schema promised (e.g. cut off by max_tokens)."""
+
+
+class QuestionType(str, Enum):
+    # Values are the schema's enum strings; QUESTION_TYPE_<NAME> in the proto.
+    TECHNICAL = "technical"
+    BEHAVIOURAL = "behavioural"
+    OPEN_ENDED = "open_ended"
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    match_score: int
+    skills_matched: tuple[str, ...]
+    skills_missing: tuple[str, ...]
+    experience_evaluation: str
+    red_flags: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class Question:
+    type: QuestionType
+    question: str
+    probes: str
+
+
+@dataclass(frozen=True)
+class QuestionsResult:
+    questions: tuple[Question, ...]
+
+
+def load_object(answer: str) -> dict[str, Any]:
+    try:
+        value = json.loads(answer)
+    except json.JSONDecodeError as exc:
+        # Only the position: the answer may quote the resume.
+        raise AnswerError(f"answer is not valid JSON (at character {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise AnswerError("answer is not a JSON object")
+    return value
+
+
+def string(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise AnswerError(f"{key!r} must be a string")
+    return value.strip()
+
+
+def strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = obj.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AnswerError(f"{key!r} must be an array of strings")
+    # Models repeat themselves; keep the first of each, in order, without blanks.
+    seen: dict[str, None] = {}
+    for v in value:
+        if v.strip():
+            seen.setdefault(v.strip(), None)
+    return tuple(seen)
