@@ -61,6 +61,8 @@ class Sequence:
     abort_reason: str | None = None  # "cancelled", "deadline", ... when finish_reason is ABORT
     num_preemptions: int = 0
     first_scheduled_time: float | None = None
+    # Chained hashes of the full blocks of token_ids, memoized by the BlockManager.
+    block_hashes: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.prompt_token_ids:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.documents.limits import DocumentLimits
+
 MiB = 2**20
 
 
@@ -18,9 +20,7 @@ class ServerConfig:
     tls_client_ca: Path | None = None  # set: clients must present a certificate (mTLS)
     token_file: Path | None = None  # set: calls need "authorization: Bearer <token>"
     max_message_bytes: int = 32 * MiB  # fits a 20 MiB PDF plus the rest of the request
-    max_document_bytes: int = 20 * MiB
-    max_document_pages: int = 200
-    max_document_chars: int = 2_000_000
+    document_limits: DocumentLimits = field(default_factory=DocumentLimits)
     max_batch_resumes: int = 1000
     grace_period_s: float = 30.0  # SIGTERM: in-flight calls get this long to finish
     retry_after_s: float = 1.0  # RetryInfo hint when the queue is full

@@ -1,0 +1,1 @@
+"""Benchmarks: load generators, simulators and their reports (RESULTS.md)."""

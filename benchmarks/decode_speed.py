@@ -1,0 +1,101 @@
+"""SmolLM2-135M (the embedded GGUF) decode speed on this machine: our ModelRunner versus
+transformers' generate, same weights, same dtype, same run.
+
+    python -m benchmarks.decode_speed [--new-tokens 64] [--prompt-len 128] [--dtype fp32]
+
+Reports tokens/s at batch 1 and 8: "end-to-end" = prompt prefill + all new tokens (what
+`generate` measures), "decode" = the per-token steps only (ours). Each figure is the best of
+`--repeats` runs, ours and transformers alternating, so a busy shared machine skews both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from scheduler.output import ScheduledChunk, SchedulerOutput
+from scheduler.sequence import Sequence
+from server.engine.runner import ModelRunner
+from server.models.loader import load_model
+from server.models.source import DEFAULT_MODEL, resolve_model
+
+BLOCK_SIZE = 16
+
+
+def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tuple[float, float]:
+    """-> (end-to-end seconds, decode-only seconds), greedy."""
+    seqs = [Sequence(list(p)) for p in prompts]
+    next_block = 0
+    for s in seqs:
+        blocks = -(-(len(s.token_ids) + new_tokens) // BLOCK_SIZE)
+        s.block_table = list(range(next_block, next_block + blocks))
+        next_block += blocks
+    start = time.perf_counter()
+    out = runner.execute(SchedulerOutput([ScheduledChunk(s, 0, s.num_tokens, True) for s in seqs]))
+    decode_start = time.perf_counter()
+    for _ in range(new_tokens - 1):
+        for s, t in zip(seqs, out, strict=True):
+            assert t is not None
+            s.token_ids.append(t)
+        out = runner.execute(
+            SchedulerOutput([ScheduledChunk(s, s.num_tokens - 1, 1, True) for s in seqs])
+        )
+    end = time.perf_counter()
+    return end - start, end - decode_start
+
+
+def theirs(hf: torch.nn.Module, prompts: list[list[int]], new_tokens: int) -> float:
+    ids = torch.tensor(prompts)
+    start = time.perf_counter()
+    hf.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens, do_sample=False, pad_token_id=2)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--prompt-len", type=int, default=128)
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+
+    from transformers import AutoModelForCausalLM
+
+    source = resolve_model(DEFAULT_MODEL)
+    assert source.path is not None
+    model, config = load_model(source, dtype=dtype, device="cpu")
+    hf = AutoModelForCausalLM.from_pretrained(
+        source.path.parent, gguf_file=source.path.name, dtype=dtype
+    ).eval()
+    g = torch.Generator().manual_seed(0)
+    print(f"SmolLM2-135M {args.dtype} CPU, {torch.get_num_threads()} threads, "
+          f"prompt {args.prompt_len}, {args.new_tokens} new tokens")
+    for batch in args.batches:
+        prompts = torch.randint(3, config.vocab_size, (batch, args.prompt_len),
+                                generator=g).tolist()
+        blocks = batch * (-(-(args.prompt_len + args.new_tokens) // BLOCK_SIZE))
+        runner = ModelRunner(model, config, device="cpu", dtype=dtype, block_size=BLOCK_SIZE,
+                             num_blocks=blocks, attention_backend="torch")
+        with torch.inference_mode():
+            ours(runner, [p[:8] for p in prompts], 4)  # warm-up
+            theirs(hf, [p[:8] for p in prompts], 4)
+            runs, references = [], []
+            for _ in range(args.repeats):
+                runs.append(ours(runner, prompts, args.new_tokens))
+                references.append(theirs(hf, prompts, args.new_tokens))
+        total = min(r[0] for r in runs)
+        decode = min(r[1] for r in runs)
+        reference = min(references)
+        n = batch * args.new_tokens
+        print(f"batch {batch}: ours {n / total:7.1f} tok/s end-to-end "
+              f"({batch * (args.new_tokens - 1) / decode:7.1f} tok/s decode steps) | "
+              f"transformers generate {n / reference:7.1f} tok/s end-to-end")
+
+
+if __name__ == "__main__":
+    main()

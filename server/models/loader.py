@@ -1,0 +1,139 @@
+"""Build a model and fill its weights: HF safetensors directory, GGUF file, or dummy weights.
+
+The model is constructed directly on the target device in the target dtype (one allocation
+per parameter); checkpoint tensors are then streamed one at a time through each parameter's
+`weight_loader`, which cuts this rank's shard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from server.layers.linear import load_into
+from server.models.config import ModelConfig
+from server.models.presets import preset_config
+from server.models.qwen2 import Qwen2ForCausalLM
+from server.models.source import ModelSource, SourceKind
+
+LOAD_FORMATS = ("auto", "dummy")
+DUMMY_SEED = 0
+DUMMY_STD = 0.02
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def build_model(config: ModelConfig, *, dtype: torch.dtype, device: torch.device) -> nn.Module:
+    """The model with uninitialised weights, allocated once on `device` in `dtype`."""
+    with _default_dtype(dtype), torch.device(device):
+        model = Qwen2ForCausalLM(config)
+    return model.eval().requires_grad_(False)
+
+
+def load_weights(model: Qwen2ForCausalLM, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
+    """Copies HF-named checkpoint tensors into the model; every parameter must be covered."""
+    params = dict(model.named_parameters(remove_duplicate=False))
+    missing = set(dict(model.named_parameters()))  # tied weights are counted once
+    for name, tensor in weights:
+        if "rotary_emb.inv_freq" in name:
+            continue
+        if name == "lm_head.weight" and model.config.tie_word_embeddings:
+            continue  # some tied checkpoints still store a copy; the embedding is the source
+        target, shard = name, None
+        for fragment, (fused, shard_id) in model.packed_modules.items():
+            if f".{fragment}." in name:
+                target, shard = name.replace(f".{fragment}.", f".{fused}."), shard_id
+                break
+        if target not in params:
+            raise KeyError(f"checkpoint tensor {name!r} has no place in the model")
+        param = params[target]
+        if shard is None:
+            load_into(param, tensor)
+        else:
+            load_into(param, tensor, shard)
+        missing.discard(target)
+    if missing:
+        raise KeyError(f"checkpoint lacks {len(missing)} tensors, e.g. {sorted(missing)[:3]}")
+
+
+def _safetensors(directory: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    from safetensors import safe_open
+
+    index = directory / "model.safetensors.index.json"
+    if index.is_file():
+        files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    else:
+        files = sorted(p.name for p in directory.glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"no .safetensors weights in {directory}")
+    for file in files:
+        with safe_open(directory / file, framework="pt") as f:
+            for name in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                yield name, f.get_tensor(name)
+
+
+def fill_dummy(model: nn.Module, seed: int = DUMMY_SEED) -> None:
+    """Deterministic random weights of the real shape, drawn in place on the parameters' device:
+    N(0, 0.02) for matrices and biases, N(1, 0.02) for norm scales so activations keep their
+    size. Same seed and device type, same weights."""
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    for name, p in model.named_parameters():
+        p.data.normal_(1.0 if "norm" in name else 0.0, DUMMY_STD, generator=gen)
+
+
+def load_model(
+    source: ModelSource,
+    *,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    load_format: str = "auto",
+    rope_scaling: dict[str, Any] | None = None,
+) -> tuple[Qwen2ForCausalLM, ModelConfig]:
+    """-> (model in eval mode on `device`, its config). `rope_scaling` overrides the
+    checkpoint's (e.g. YaRN for long contexts)."""
+    if load_format not in LOAD_FORMATS:
+        raise ValueError(f"unknown load format {load_format!r}: expected one of {LOAD_FORMATS}")
+    device = torch.device(device)
+    gguf = None
+    if source.kind is SourceKind.PRESET:
+        if load_format != "dummy":
+            raise ValueError(f"preset {source.name!r} has no weights: use load_format='dummy' "
+                             "or a downloaded checkpoint directory")
+        config = preset_config(source.name)
+    elif source.kind is SourceKind.GGUF:
+        from server.models.gguf_loader import GGUFCheckpoint
+
+        assert source.path is not None
+        gguf = GGUFCheckpoint(source.path)
+        config = gguf.config
+    else:
+        assert source.path is not None
+        config = ModelConfig.from_hf_dir(source.path)
+    if rope_scaling is not None:
+        config = config.with_rope_scaling(rope_scaling)
+
+    model = build_model(config, dtype=dtype, device=device)
+    assert isinstance(model, Qwen2ForCausalLM)
+    if load_format == "dummy":
+        fill_dummy(model)
+    elif gguf is not None:
+        load_weights(model, gguf.weights())
+    else:
+        assert source.path is not None
+        load_weights(model, _safetensors(source.path))
+    return model, config
