@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scheduler.config import SchedulerConfig
@@ -156,9 +156,11 @@ def screening_workload(
 def policy_config(
     policy: str, kv_tokens: int, max_model_len: int, itl_target: float
 ) -> SchedulerConfig:
-    common: dict[str, object] = dict(
+    base = SchedulerConfig(
         num_blocks=kv_tokens // 16,
         block_size=16,
+        max_num_batched_tokens=8192,
+        long_prefill_token_threshold=4096,
         max_num_seqs=256,
         max_model_len=max_model_len,
         max_waiting=100_000,
@@ -166,18 +168,18 @@ def policy_config(
     if policy == "nano-vllm (prefill-first)":
         # nano-vllm: whole prompts, prefill steps never carry decodes; its default budget is
         # 16K tokens, raised to the longest prompt it must accept.
-        return SchedulerConfig(
-            **common,
-            max_num_batched_tokens=max(16_384, max_model_len),  # type: ignore[arg-type]
+        return replace(
+            base,
+            max_num_batched_tokens=max(16_384, max_model_len),
             enable_chunked_prefill=False,
             mix_prefill_decode=False,
         )
-    ours: dict[str, object] = dict(max_num_batched_tokens=8192, long_prefill_token_threshold=4096)
     if policy == "ours + latency-aware":
-        ours["itl_target_s"] = itl_target
-    elif policy == "ours, no prefix cache":
-        ours["enable_prefix_caching"] = False
-    return SchedulerConfig(**common, **ours)  # type: ignore[arg-type]
+        return replace(base, itl_target_s=itl_target)
+    if policy == "ours, no prefix cache":
+        return replace(base, enable_prefix_caching=False)
+    assert policy == "ours (fixed budget)", policy
+    return base
 
 
 POLICIES = [

@@ -17,7 +17,7 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 * MiB),
 ]
 
-PemSource = Union[bytes, str, os.PathLike]  # noqa: UP007 (runtime alias)
+PemSource = Union[bytes, str, "os.PathLike[str]"]
 
 
 def _pem(value: PemSource | None) -> bytes | None:

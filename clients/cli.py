@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_client_commands(sub: argparse._SubParsersAction) -> None:
+def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Commands that call a running server: grpcio and rich only, never torch."""
     from clients.commands import add_connection_arguments, add_screen_options
 

@@ -15,7 +15,8 @@ from typing import Union
 
 from hireserve.v1 import common_pb2
 
-DocumentLike = Union[str, bytes, os.PathLike, common_pb2.Document]  # noqa: UP007 (runtime alias)
+StrPath = Union[str, "os.PathLike[str]"]
+DocumentLike = Union[str, bytes, "os.PathLike[str]", common_pb2.Document]
 
 DOCX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 MEDIA_TYPES = {
@@ -29,12 +30,12 @@ MEDIA_TYPES = {
 RESUME_SUFFIXES = (".pdf", ".docx", ".txt", ".md")
 
 
-def media_type_of(path: str | os.PathLike) -> str:
+def media_type_of(path: StrPath) -> str:
     """IANA media type from the file extension; empty when unknown (the server sniffs bytes)."""
     return MEDIA_TYPES.get(Path(path).suffix.lower(), "")
 
 
-def document_from_file(path: str | os.PathLike, *, filename: str | None = None
+def document_from_file(path: StrPath, *, filename: str | None = None
                        ) -> common_pb2.Document:
     """Read a file into a Document with its file name and media type as hints."""
     p = Path(path)
@@ -55,7 +56,7 @@ def to_document(value: DocumentLike) -> common_pb2.Document:
     raise TypeError(f"a document is a Path, bytes, str or Document, not {type(value).__name__}")
 
 
-def read_job_description(value: str | os.PathLike) -> str:
+def read_job_description(value: StrPath) -> str:
     """A job description is text on the wire: a `str` is the text, a Path a UTF-8/16 file."""
     if not isinstance(value, os.PathLike):
         return value

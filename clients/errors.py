@@ -94,7 +94,7 @@ class HireError(Exception):
     def from_rpc_error(cls, error: grpc.RpcError, *, request_id: str = "") -> HireError:
         """From a failed call (sync `grpc.RpcError` or `grpc.aio.AioRpcError`)."""
         try:
-            status = rpc_status.from_call(error)  # type: ignore[arg-type]
+            status = rpc_status.from_call(error)
         except ValueError:  # a trailer that disagrees with the call's code: trust the call
             status = None
         if status is not None:

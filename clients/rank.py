@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,25 +70,43 @@ def screen_folder(client: HireClient, jd: str, files: list[Path], *, batch_size:
         except (OSError, ValueError) as exc:
             rows[p.name].error = f"could not read the file: {exc}"
             _tick(on_progress)
-    for batch in chunks(docs, batch_size, max_bytes=24 * MiB):
-        seen: set[str] = set()
-        for event in client.screen_batch(jd, dict(batch), output_language=output_language,
-                                         blind=blind):
-            if event.WhichOneof("event") != "result":
-                continue  # the ranking: recomputed below across batches
-            result = event.result
-            row = rows[result.resume_id]
-            seen.add(result.resume_id)
-            if result.WhichOneof("outcome") == "response":
-                r = result.response
-                row.score, row.summary, row.red_flags = r.match_score, r.summary, list(r.red_flags)
-            else:
-                row.error = HireError.from_status(result.error).one_line()
-            _tick(on_progress)
-        for rid, _ in batch:
-            if rid not in seen:
-                rows[rid].error = "the server sent no result for this resume"
+    # A resume that failed for a transient reason (the server's queue was full) is screened
+    # again in a later batch, after the server's hint, up to the client's max attempts.
+    policy = client.settings.retry
+    pending, attempt = docs, 0
+    while pending:
+        attempt += 1
+        again: list[tuple[str, common_pb2.Document]] = []
+        wait = 0.0
+        by_id = dict(pending)
+        for batch in chunks(pending, batch_size, max_bytes=24 * MiB):
+            seen: set[str] = set()
+            for event in client.screen_batch(jd, dict(batch), output_language=output_language,
+                                             blind=blind):
+                if event.WhichOneof("event") != "result":
+                    continue  # the ranking: recomputed below across batches
+                result = event.result
+                row = rows[result.resume_id]
+                seen.add(result.resume_id)
+                if result.WhichOneof("outcome") == "response":
+                    r = result.response
+                    row.score, row.summary = r.match_score, r.summary
+                    row.red_flags = list(r.red_flags)
+                else:
+                    error = HireError.from_status(result.error)
+                    if policy.should_retry(error, attempt):
+                        again.append((result.resume_id, by_id[result.resume_id]))
+                        wait = max(wait, policy.delay(error, attempt))
+                        continue
+                    row.error = error.one_line()
                 _tick(on_progress)
+            for rid, _ in batch:
+                if rid not in seen:
+                    rows[rid].error = "the server sent no result for this resume"
+                    _tick(on_progress)
+        pending = again
+        if pending:
+            time.sleep(wait)
     order = {p.name: i for i, p in enumerate(files)}
     ranked = sorted((r for r in rows.values() if r.score is not None),
                     key=lambda r: (-(r.score or 0), order[r.file]))

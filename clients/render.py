@@ -18,9 +18,10 @@ from hireserve.v1 import generation_pb2, screening_pb2
 
 def to_dict(message: Message) -> dict[str, Any]:
     """Every field, with proto names and enum names (what `--json` prints)."""
-    return json_format.MessageToDict(
+    result: dict[str, Any] = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    return result
 
 
 def error_dict(error: HireError) -> dict[str, Any]:
@@ -52,8 +53,8 @@ def _usage_line(model: str, prompt_version: str, usage: Any, document: Any) -> T
     )
 
 
-def _redaction_name(category: int) -> str:
-    name = screening_pb2.RedactionCategory.Name(category)  # type: ignore[arg-type]
+def _redaction_name(category: screening_pb2.RedactionCategory) -> str:
+    name = str(screening_pb2.RedactionCategory.Name(category))
     return name.removeprefix("REDACTION_CATEGORY_").lower()
 
 
@@ -98,7 +99,7 @@ def model_info_table(info: generation_pb2.GetModelInfoResponse) -> Table:
 
 
 def health_name(response: health_pb2.HealthCheckResponse) -> str:
-    return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
 
 
 def stdout_console() -> Console:

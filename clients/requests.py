@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Union
 
-from clients.documents import DocumentLike, read_job_description, to_document
+from clients.documents import DocumentLike, StrPath, read_job_description, to_document
 from hireserve.v1 import common_pb2, generation_pb2, screening_pb2
 
 # {"temperature": 0.2, "seed": 7} or the message itself; unknown keys raise ValueError.
@@ -32,7 +31,7 @@ def options(output_language: str = "", blind: bool = False,
     )
 
 
-def screen(job_description: str | os.PathLike, resume: DocumentLike,
+def screen(job_description: StrPath, resume: DocumentLike,
            opts: screening_pb2.ScreenOptions) -> screening_pb2.ScreenRequest:
     return screening_pb2.ScreenRequest(
         job_description=read_job_description(job_description), resume=to_document(resume),
@@ -40,7 +39,7 @@ def screen(job_description: str | os.PathLike, resume: DocumentLike,
     )
 
 
-def screen_batch(job_description: str | os.PathLike, resumes: ResumesLike,
+def screen_batch(job_description: StrPath, resumes: ResumesLike,
                  opts: screening_pb2.ScreenOptions) -> screening_pb2.ScreenBatchRequest:
     items: Iterable[tuple[str, DocumentLike]]
     items = resumes.items() if isinstance(resumes, Mapping) else (
@@ -54,7 +53,7 @@ def screen_batch(job_description: str | os.PathLike, resumes: ResumesLike,
     )
 
 
-def questions(resume: DocumentLike, job_description: str | os.PathLike | None,
+def questions(resume: DocumentLike, job_description: StrPath | None,
               num_questions: int, mix: MixLike | None,
               opts: screening_pb2.ScreenOptions) -> screening_pb2.GenerateQuestionsRequest:
     if mix is not None and not isinstance(mix, screening_pb2.QuestionMix):

@@ -31,8 +31,9 @@ never interleave partial lines. The file is created with mode 0600.
 Replaying a decision: the log holds hashes, not text, so the caller brings the original inputs.
 `verify_inputs(record, inputs)` checks they are the ones the record was made from; then build the
 prompt with `prompt_version`, run the engine with `sampling` (json_schema from schema_version)
-and `seed`, and compare the result with `record["result"]` (greedy or seeded sampling is
-deterministic on the same weights_fingerprint, dtype and attention backend).
+and `seed`, and compare the result with `record["result"]`, on the same weights_fingerprint,
+dtype and attention backend (floating-point results can still vary with batch shape; replay the
+request alone for the closest match).
 """
 
 from __future__ import annotations

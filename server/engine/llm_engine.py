@@ -22,6 +22,7 @@ from server.engine.kv_cache import bytes_per_token
 from server.engine.outputs import RequestMetrics, RequestOutput
 from server.engine.runner import ModelRunner
 from server.engine.sampling_params import SamplingParams
+from server.engine.structured import GrammarCompilerCache, StructuredOutputManager
 from server.engine.tokenizer import Tokenizer
 from server.models.loader import load_model
 from server.models.source import resolve_model
@@ -84,6 +85,11 @@ class LLMEngine:
             )
         )
         self.eos_token_ids = frozenset(self.tokenizer.eos_token_ids)
+        self.runner.structured = StructuredOutputManager(
+            lambda: GrammarCompilerCache(
+                self.tokenizer.hf, self.model_config.vocab_size, sorted(self.eos_token_ids)
+            )
+        )
         self._requests: dict[str, _Request] = {}
         self._by_seq: dict[int, _Request] = {}
         self.last_step_empty = False

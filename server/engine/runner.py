@@ -15,6 +15,7 @@ import torch
 from scheduler.output import SchedulerOutput
 from server.engine.kv_cache import KVCache
 from server.engine.sampling_params import SamplingParams
+from server.engine.structured import StructuredOutputManager
 from server.layers.attention.backend import select_backend
 from server.layers.attention.metadata import AttentionMetadata, forward_context
 from server.layers.sampler import Sampler, SamplingTensors
@@ -62,6 +63,7 @@ class ModelRunner:
         for layer, k, v in zip(layers, self.kv_cache.k, self.kv_cache.v, strict=True):
             layer.bind(k, v, self.backend)
         self.sampler = Sampler()
+        self.structured: StructuredOutputManager | None = None  # set by the engine
         self._generators: dict[int, torch.Generator] = {}  # seeded sequences only
         self._pin = self.device.type == "cuda"
 
@@ -162,12 +164,9 @@ class ModelRunner:
         return self.model.compute_logits(hidden[inputs.sample_rows])
 
     @torch.inference_mode()
-    def execute(
-        self, output: SchedulerOutput, bitmask: torch.Tensor | None = None
-    ) -> list[int | None]:
+    def execute(self, output: SchedulerOutput) -> list[int | None]:
         """One step. -> one entry per chunk: the sampled token id, or None where the chunk
-        does not sample. `bitmask` (xgrammar's packed int32, one row per sampling chunk)
-        restricts the allowed tokens."""
+        does not sample. Sequences with a JSON schema sample under their grammar's bitmask."""
         if output.is_empty:
             return []
         inputs = self.prepare(output)
@@ -175,13 +174,24 @@ class ModelRunner:
         result: list[int | None] = [None] * len(output.chunks)
         if not inputs.sample_chunks:
             return result
+        seqs = [output.chunks[i].seq for i in inputs.sample_chunks]
+        bitmask = None
+        if self.structured is not None:
+            bitmask = self.structured.bitmask(seqs)
+            if bitmask is not None:
+                bitmask = bitmask.to(self.device, non_blocking=True)
         tensors = self._sampling_tensors(output, inputs.sample_chunks)
         tokens = self.sampler(logits, tensors, bitmask).tolist()
+        if self.structured is not None:
+            self.structured.accept(seqs, tokens)
         for i, token in zip(inputs.sample_chunks, tokens, strict=True):
             result[i] = int(token)
         return result
 
     def release(self, seq_ids: Iterable[int]) -> None:
         """Forgets per-sequence sampling state (finished, aborted)."""
-        for seq_id in seq_ids:
+        ids = list(seq_ids)
+        for seq_id in ids:
             self._generators.pop(seq_id, None)
+        if self.structured is not None:
+            self.structured.release(ids)

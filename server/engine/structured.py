@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
+
+from scheduler.sequence import Sequence
 
 
 class StructuredOutputError(RuntimeError):
@@ -70,3 +73,56 @@ class GrammarState:
     @property
     def is_terminated(self) -> bool:
         return bool(self._matcher.is_terminated())
+
+
+class StructuredOutputManager:
+    """The matchers of the constrained sequences in flight, keyed by sequence id. The runner
+    asks it for the bitmask of a step's sampling rows and feeds it the sampled tokens."""
+
+    def __init__(self, make_compiler: Callable[[], GrammarCompilerCache]) -> None:
+        self._make_compiler = make_compiler
+        self._compiler: GrammarCompilerCache | None = None
+        self._states: dict[int, GrammarState] = {}
+        self.failures = 0  # tokens a grammar refused: must stay 0
+
+    @property
+    def compiler(self) -> GrammarCompilerCache:
+        if self._compiler is None:  # xgrammar loads on the first constrained request
+            self._compiler = self._make_compiler()
+        return self._compiler
+
+    def bitmask(self, seqs: list[Sequence]) -> torch.Tensor | None:
+        """One row per sequence (all bits set where unconstrained); None if none is."""
+        schemas = [_schema_of(s) for s in seqs]
+        if not any(schemas):
+            return None
+        mask = self.compiler.allocate_bitmask(len(seqs))
+        GrammarCompilerCache.reset_bitmask(mask)
+        for row, (seq, schema) in enumerate(zip(seqs, schemas, strict=True)):
+            if schema is None:
+                continue
+            state = self._states.get(seq.seq_id)
+            if state is None:
+                state = self._states[seq.seq_id] = self.compiler.matcher(schema)
+            state.fill_bitmask(mask, row)
+        return mask
+
+    def accept(self, seqs: list[Sequence], tokens: list[int]) -> None:
+        for seq, token in zip(seqs, tokens, strict=True):
+            state = self._states.get(seq.seq_id)
+            if state is None:
+                continue
+            try:
+                state.accept(token)
+            except StructuredOutputError:
+                self.failures += 1
+                raise
+
+    def release(self, seq_ids: Iterable[int]) -> None:
+        for seq_id in seq_ids:
+            self._states.pop(seq_id, None)
+
+
+def _schema_of(seq: Sequence) -> str | None:
+    params = seq.sampling_params
+    return getattr(params, "json_schema", None) if params is not None else None

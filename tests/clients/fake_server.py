@@ -106,6 +106,9 @@ class Script:
     failures: dict[str, deque[status_pb2.Status]] = field(
         default_factory=lambda: defaultdict(deque))
     token: str | None = None
+    # resume_id -> errors that resume gets inside ScreenBatch before it succeeds
+    resume_failures: dict[str, deque[status_pb2.Status]] = field(
+        default_factory=lambda: defaultdict(deque))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(self, method: str, status: status_pb2.Status, times: int = 1) -> None:
@@ -158,12 +161,19 @@ class FakeScreening(screening_pb2_grpc.ScreeningServiceServicer):
                                                field="job_description")))
         try:
             return screen_response(request.job_description, request.resume, request.options,
-                                   "resume.data")
+                                   "resume")
         except Reject as exc:
             _abort(context, exc)
 
     def ScreenBatch(self, request, context):
         self.script.enter("ScreenBatch", context)
+        ids = [r.resume_id for r in request.resumes]
+        problem = ("resumes", "the batch holds no resume") if not ids else next(
+            ((f"resumes[{i}].resume_id", "empty or duplicate resume id")
+             for i, rid in enumerate(ids) if not rid or rid in ids[:i]), None)
+        if problem is not None:
+            _abort(context, Reject(rich_status(grpc.StatusCode.INVALID_ARGUMENT, problem[1],
+                                               field=problem[0])))
         scores: list[tuple[int, int, str]] = []
         failed: list[str] = []
         # Results stream as each resume finishes: here in reverse, so the client cannot rely
@@ -171,9 +181,17 @@ class FakeScreening(screening_pb2_grpc.ScreeningServiceServicer):
         for i in reversed(range(len(request.resumes))):
             item = request.resumes[i]
             result = screening_pb2.ScreenBatchResult(resume_id=item.resume_id)
+            with self.script.lock:
+                queue = self.script.resume_failures[item.resume_id]
+                scripted = queue.popleft() if queue else None
+            if scripted is not None:
+                result.error.CopyFrom(scripted)
+                failed.append(item.resume_id)
+                yield screening_pb2.ScreenBatchResponse(result=result)
+                continue
             try:
                 r = screen_response(request.job_description, item.resume, request.options,
-                                    f"resumes[{i}].resume.data")
+                                    f"resumes[{i}].resume")
                 result.response.CopyFrom(r)
                 scores.append((-r.match_score, i, item.resume_id))
             except Reject as exc:
@@ -195,7 +213,7 @@ class FakeScreening(screening_pb2_grpc.ScreeningServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "fewer questions than the mix asks for",
                 field="num_questions")))
         try:
-            text, fmt, pages = read_text(request.resume, "resume.data")
+            text, fmt, pages = read_text(request.resume, "resume")
         except Reject as exc:
             _abort(context, exc)
         terms = sorted(words(text)) or ["experience"]
@@ -268,6 +286,7 @@ class FakeServer:
     def reset(self) -> None:
         self.script.calls.clear()
         self.script.failures.clear()
+        self.script.resume_failures.clear()
         self.script.token = None
 
     def __enter__(self) -> FakeServer:

@@ -58,7 +58,7 @@ def test_screen_batch_streams_results_then_ranking(fake: FakeServer) -> None:
     assert results["b"].response.match_score == score(JD, RESUME)
     error = HireError.from_status(results["bad"].error)
     assert error.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert error.field == "resumes[2].resume.data"
+    assert error.field == "resumes[2].resume"
 
 
 def test_screen_batch_list_gets_index_ids(fake: FakeServer) -> None:
@@ -123,8 +123,8 @@ def test_invalid_argument_surfaces_field_violation(fake: FakeServer) -> None:
         client.screen(JD, b"\x80\x81 garbage")
     err = info.value
     assert err.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert err.field_violations[0].field == "resume.data"
-    assert "resume.data" in err.one_line() and "INVALID_ARGUMENT" in err.one_line()
+    assert err.field_violations[0].field == "resume"
+    assert "[field resume]" in err.one_line() and "INVALID_ARGUMENT" in err.one_line()
     assert len(fake.script.times("Screen")) == 1
 
 

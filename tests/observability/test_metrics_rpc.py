@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import urllib.request
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hireserve.v1 import generation_pb2, screening_pb2
 from server.metrics import Metrics, split_method
@@ -157,3 +160,15 @@ def test_promtool_accepts_the_exposition() -> None:
     done = subprocess.run(["promtool", "check", "metrics"], input=metrics.exposition(),
                           capture_output=True, timeout=60)
     assert done.returncode == 0, (done.stdout + done.stderr).decode()
+
+
+def test_docs_list_every_metric() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+    documented = set(re.findall(r"`(hireserve_[a-z0-9_]+)`", docs.read_text()))
+    exported = set()
+    for family in text_string_to_metric_families(Metrics().exposition().decode()):
+        if family.name.endswith("_created"):
+            continue
+        exported.add(family.name + ("_total" if family.type == "counter" else ""))
+    assert exported - documented == set(), "exported but not documented"
+    assert documented - exported == set(), "documented but not exported"
