@@ -20,6 +20,8 @@ from server.engine.args import EngineArgs, parse_bytes
 from server.engine.detokenizer import IncrementalDetokenizer
 from server.engine.kv_cache import bytes_per_token
 from server.engine.outputs import RequestMetrics, RequestOutput
+from server.engine.parallel import WorkerPool
+from server.engine.parallel.executor import TPModelRunner
 from server.engine.runner import ModelRunner
 from server.engine.sampling_params import SamplingParams
 from server.engine.structured import GrammarCompilerCache, StructuredOutputManager
@@ -47,6 +49,9 @@ class LLMEngine:
         self.dtype = args.resolved_dtype()
         torch.manual_seed(args.seed)
         self.source = resolve_model(args.model)
+        # Tensor parallelism: workers start and the group forms before the model is built,
+        # because each layer cuts its shard by the TP rank it reads at construction.
+        self.tp_workers = WorkerPool.start(args) if args.tensor_parallel_size > 1 else None
         self.model, self.model_config = load_model(
             self.source,
             dtype=self.dtype,
@@ -57,15 +62,18 @@ class LLMEngine:
         self.tokenizer = Tokenizer.from_source(self.source)
         self.max_model_len = args.max_model_len or self.model_config.max_model_len
         num_blocks = self._num_kv_blocks()
-        self.runner = ModelRunner(
-            self.model,
-            self.model_config,
-            device=self.device,
-            dtype=self.dtype,
-            block_size=args.block_size,
-            num_blocks=num_blocks,
-            attention_backend=args.attention_backend,
-        )
+        if self.tp_workers is None:
+            self.runner = ModelRunner(
+                self.model, self.model_config, device=self.device, dtype=self.dtype,
+                block_size=args.block_size, num_blocks=num_blocks,
+                attention_backend=args.attention_backend,
+            )
+        else:  # rank 0 of N: the same runner, and every step is sent to the workers too
+            self.runner = TPModelRunner(
+                self.tp_workers, self.model, self.model_config, device=self.device,
+                dtype=self.dtype, block_size=args.block_size, num_blocks=num_blocks,
+                attention_backend=args.attention_backend,
+            )
         budget = args.max_num_batched_tokens
         if not args.enable_chunked_prefill:
             budget = max(budget, self.max_model_len)  # a whole prompt must fit one step
@@ -240,6 +248,12 @@ class LLMEngine:
             abort_reason=req.seq.abort_reason,
             metrics=req.metrics,
         )
+
+    def shutdown(self) -> None:
+        """Stops the tensor-parallel workers and leaves the process group (no-op at TP 1).
+        Idempotent; the engine cannot step afterwards."""
+        if self.tp_workers is not None:
+            self.tp_workers.shutdown()
 
     def _forget(self, req: _Request) -> None:
         self._requests.pop(req.request_id, None)

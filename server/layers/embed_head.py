@@ -1,6 +1,8 @@
 """Vocabulary-parallel token embedding and LM head.
 
 Each TP rank holds a contiguous slice of ceil(V / tp) rows; the last slice is zero-padded.
+The embedding sums the ranks' lookups (each rank contributes only the ids in its slice); the
+LM head gathers the logit slices to rank 0.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from server.distributed import all_gather, all_reduce, get_tp_rank, get_tp_size
+from server.distributed import all_reduce, gather_to_first, get_tp_rank, get_tp_size
 from server.layers.linear import set_weight_loader
 
 
@@ -44,10 +46,14 @@ class VocabParallelEmbedding(nn.Module):
 
 
 class ParallelLMHead(VocabParallelEmbedding):
-    """hidden [n, H] -> logits [n, V]: each rank computes its vocabulary slice, then gather."""
+    """hidden [n, H] -> logits [n, V] on rank 0: each rank computes its vocabulary slice and
+    rank 0, the only one that samples, gathers them. The other ranks get their own slice
+    [n, ceil(V / tp)] back (they must still take part in the gather)."""
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         logits = F.linear(hidden, self.weight)
         if self.tp_size > 1:
-            logits = all_gather(logits, dim=-1)[:, : self.num_embeddings]
+            logits = gather_to_first(logits, dim=-1)
+            if self.tp_rank == 0:
+                logits = logits[:, : self.num_embeddings]  # drop the last slice's padding
         return logits

@@ -86,27 +86,58 @@ class MergedColumnParallelLinear(ColumnParallelLinear):
         param.data.narrow(0, offset, size).copy_(loaded.narrow(0, self.tp_rank * size, size))
 
 
-class QKVParallelLinear(ColumnParallelLinear):
-    """Q, K and V projections in one matmul; each rank holds whole heads of each."""
+def local_kv_heads(num_kv_heads: int, tp_size: int) -> int:
+    """KV heads one rank holds: an even share when the TP size divides them, else one head,
+    replicated over the `tp_size // num_kv_heads` ranks whose query heads read it."""
+    if tp_size <= num_kv_heads:
+        return _divide(num_kv_heads, tp_size, "num_key_value_heads")
+    if tp_size % num_kv_heads:
+        raise ValueError(f"tensor-parallel size {tp_size} is neither a divisor nor a multiple "
+                         f"of num_key_value_heads ({num_kv_heads})")
+    return 1
+
+
+def first_kv_head(num_kv_heads: int, tp_rank: int, tp_size: int) -> int:
+    """Index of the first KV head that rank `tp_rank` holds."""
+    if tp_size <= num_kv_heads:
+        return tp_rank * (num_kv_heads // tp_size)
+    # Replicated: ranks r*k .. r*k + k-1 (k = tp / kv) hold query heads of KV group r.
+    return tp_rank // (tp_size // num_kv_heads)
+
+
+class QKVParallelLinear(_Linear):
+    """Q, K and V projections in one matmul; each rank holds whole heads of each.
+
+    Query heads are split evenly. KV heads are split when the TP size divides them; when the
+    TP size is a multiple of them each rank holds the one KV head its query heads share.
+    Local layout: [q heads | k heads | v heads] of this rank.
+    """
 
     def __init__(
         self, hidden_size: int, head_dim: int, num_heads: int, num_kv_heads: int, bias: bool
     ) -> None:
-        tp = get_tp_size()
+        tp, rank = get_tp_size(), get_tp_rank()
         self.head_dim = head_dim
-        self.num_heads = _divide(num_heads, tp, "num_attention_heads")
-        # TP beyond the KV head count would need replicated KV heads: not supported yet.
-        self.num_kv_heads = _divide(num_kv_heads, tp, "num_key_value_heads")
-        out = (num_heads + 2 * num_kv_heads) * head_dim
-        super().__init__(hidden_size, out, bias)
+        self.num_heads = _divide(num_heads, tp, "num_attention_heads")  # local query heads
+        self.num_kv_heads = local_kv_heads(num_kv_heads, tp)  # local KV heads
+        self.kv_head_start = first_kv_head(num_kv_heads, rank, tp)
+        super().__init__(hidden_size, (self.num_heads + 2 * self.num_kv_heads) * head_dim, bias)
+        for p in self.parameters():
+            set_weight_loader(p, self.weight_loader)
 
-    def weight_loader(  # type: ignore[override]
+    def weight_loader(
         self, param: nn.Parameter, loaded: torch.Tensor, shard_id: str
     ) -> None:
-        q = self.num_heads * self.head_dim
-        kv = self.num_kv_heads * self.head_dim
-        offset, size = {"q": (0, q), "k": (q, kv), "v": (q + kv, kv)}[shard_id]
-        param.data.narrow(0, offset, size).copy_(loaded.narrow(0, self.tp_rank * size, size))
+        d = self.head_dim
+        q, kv = self.num_heads * d, self.num_kv_heads * d
+        if shard_id == "q":
+            offset, size, start = 0, q, self.tp_rank * q
+        elif shard_id in ("k", "v"):
+            offset = q if shard_id == "k" else q + kv
+            size, start = kv, self.kv_head_start * d
+        else:
+            raise ValueError(f"unknown qkv shard {shard_id!r}")
+        param.data.narrow(0, offset, size).copy_(loaded.narrow(0, start, size))
 
 
 class RowParallelLinear(_Linear):

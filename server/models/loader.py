@@ -1,8 +1,8 @@
 """Build a model and fill its weights: HF safetensors directory, GGUF file, or dummy weights.
 
 The model is constructed directly on the target device in the target dtype (one allocation
-per parameter); checkpoint tensors are then streamed one at a time through each parameter's
-`weight_loader`, which cuts this rank's shard.
+per parameter); checkpoint tensors (read, dequantized or drawn at random) are then streamed
+one at a time through each parameter's `weight_loader`, which cuts this rank's TP shard.
 """
 
 from __future__ import annotations
@@ -86,14 +86,39 @@ def _safetensors(directory: Path) -> Iterator[tuple[str, torch.Tensor]]:
                 yield name, f.get_tensor(name)
 
 
-def fill_dummy(model: nn.Module, seed: int = DUMMY_SEED) -> None:
-    """Deterministic random weights of the real shape, drawn in place on the parameters' device:
-    N(0, 0.02) for matrices and biases, N(1, 0.02) for norm scales so activations keep their
-    size. Same seed and device type, same weights."""
-    device = next(model.parameters()).device
+def checkpoint_shapes(config: ModelConfig) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(HF name, full shape) of every tensor a checkpoint of `config` holds."""
+    h, d, inter = config.hidden_size, config.head_dim, config.intermediate_size
+    yield "model.embed_tokens.weight", (config.vocab_size, h)
+    for i in range(config.num_layers):
+        p = f"model.layers.{i}"
+        yield f"{p}.input_layernorm.weight", (h,)
+        for name, heads in (("q", config.num_heads), ("k", config.num_kv_heads),
+                            ("v", config.num_kv_heads)):
+            yield f"{p}.self_attn.{name}_proj.weight", (heads * d, h)
+            if config.attention_bias:
+                yield f"{p}.self_attn.{name}_proj.bias", (heads * d,)
+        yield f"{p}.self_attn.o_proj.weight", (h, config.num_heads * d)
+        yield f"{p}.post_attention_layernorm.weight", (h,)
+        yield f"{p}.mlp.gate_proj.weight", (inter, h)
+        yield f"{p}.mlp.up_proj.weight", (inter, h)
+        yield f"{p}.mlp.down_proj.weight", (h, inter)
+    yield "model.norm.weight", (h,)
+    if not config.tie_word_embeddings:
+        yield "lm_head.weight", (config.vocab_size, h)
+
+
+def dummy_weights(
+    config: ModelConfig, *, dtype: torch.dtype, device: torch.device, seed: int = DUMMY_SEED
+) -> Iterator[tuple[str, torch.Tensor]]:
+    """Deterministic random checkpoint tensors of the real (unsharded) shape, drawn one at a
+    time on `device`: N(0, 0.02) for matrices and biases, N(1, 0.02) for norm scales so
+    activations keep their size. Same seed and device type, same tensors, so every TP rank cuts
+    its shard from the same full weights and any TP size computes the same model."""
     gen = torch.Generator(device=device).manual_seed(seed)
-    for name, p in model.named_parameters():
-        p.data.normal_(1.0 if "norm" in name else 0.0, DUMMY_STD, generator=gen)
+    for name, shape in checkpoint_shapes(config):
+        t = torch.empty(shape, dtype=dtype, device=device)
+        yield name, t.normal_(1.0 if "norm" in name else 0.0, DUMMY_STD, generator=gen)
 
 
 def load_model(
@@ -130,7 +155,7 @@ def load_model(
     model = build_model(config, dtype=dtype, device=device)
     assert isinstance(model, Qwen2ForCausalLM)
     if load_format == "dummy":
-        fill_dummy(model)
+        load_weights(model, dummy_weights(config, dtype=dtype, device=device))
     elif gguf is not None:
         load_weights(model, gguf.weights())
     else:

@@ -13,7 +13,6 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from server.distributed import get_tp_size
 from server.layers.activation import SiluAndMul
 from server.layers.attention.layer import Attention
 from server.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
@@ -26,14 +25,13 @@ from server.models.config import ModelConfig
 class Qwen2Attention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        tp = get_tp_size()
-        self.num_heads = config.num_heads // tp
-        self.num_kv_heads = config.num_kv_heads // tp
         self.head_dim = config.head_dim
         self.qkv_proj = QKVParallelLinear(
             config.hidden_size, config.head_dim, config.num_heads, config.num_kv_heads,
             bias=config.attention_bias,
         )
+        # This rank's heads; KV heads may be replicated when TP exceeds them.
+        self.num_heads, self.num_kv_heads = self.qkv_proj.num_heads, self.qkv_proj.num_kv_heads
         self.o_proj = RowParallelLinear(config.num_heads * config.head_dim, config.hidden_size)
         self.attn = Attention(
             self.num_heads, self.num_kv_heads, self.head_dim, scale=self.head_dim**-0.5

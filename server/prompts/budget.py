@@ -1,6 +1,6 @@
 """How many tokens an answer can take at most, so constrained decoding always completes.
 
-Strings in our answer schemas use a pattern that forbids backslashes and control characters
+Strings in our answer schemas are bounded and, as xgrammar compiles them, hold no backslash
 (`text_field`): no escape sequences, so a string of at most N characters is at most 4N UTF-8
 bytes. Every token of a byte-level BPE vocabulary emits at least one byte, so an answer can
 never need more tokens than its longest possible encoding has bytes. Giving the request that
@@ -14,26 +14,19 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_UTF8_BYTES_PER_CHAR = 4
-_TEXT_CHARS = r'[^"\\\x00-\x1f]'  # JSON string characters that need no escaping
-
-
-_MAX_REPEAT = 100  # xgrammar 0.2 fails to compile a single repetition much above 128
 
 
 def text_field(max_chars: int, min_chars: int = 0) -> dict[str, Any]:
-    """A JSON-schema string of `min_chars..max_chars` characters with no escapes or control
-    characters. xgrammar ignores maxLength when a pattern is present, so the bound lives in the
-    pattern (as nested repetitions, which it compiles), and in `x-max-chars` for the budget."""
+    """A JSON-schema string of `min_chars..max_chars` characters. xgrammar compiles a bounded
+    string to a repetition of `[^"\\\r\n]`: no backslash, so no escape sequence can stretch a
+    character into six bytes (tests/product/test_budget.py holds xgrammar to that). Other control
+    characters can appear raw; the parser reads with strict=False and strips them."""
     if not 0 <= min_chars <= max_chars:
         raise ValueError("need 0 <= min_chars <= max_chars")
-    free = max_chars - min_chars
-    tens, rest = divmod(free, _MAX_REPEAT)
-    body = _TEXT_CHARS * min_chars
-    if tens:
-        body += f"(?:{_TEXT_CHARS}{{0,{_MAX_REPEAT}}}){{0,{tens}}}"
-    if rest:
-        body += f"{_TEXT_CHARS}{{0,{rest}}}"
-    return {"type": "string", "pattern": f"^{body}$", "x-max-chars": max_chars}
+    field: dict[str, Any] = {"type": "string", "maxLength": max_chars}
+    if min_chars:
+        field["minLength"] = min_chars
+    return field
 
 
 def worst_case_tokens(schema: dict[str, Any]) -> int:
@@ -99,6 +92,7 @@ def _bytes(schema: dict[str, Any]) -> int:
 
 
 def _max_chars(schema: dict[str, Any]) -> int:
-    if "x-max-chars" not in schema:
-        raise ValueError("strings must come from text_field(): free strings may hold escapes")
-    return int(schema["x-max-chars"])
+    if "maxLength" not in schema or "pattern" in schema:
+        # xgrammar drops maxLength when a pattern is present: the string would be unbounded.
+        raise ValueError("strings must come from text_field(): unbounded strings never end")
+    return int(schema["maxLength"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -41,9 +42,18 @@ class QuestionsResult:
     questions: tuple[Question, ...]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def clean(text: str) -> str:
+    """Raw control characters (the grammar admits them inside strings) become one space."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def load_object(answer: str) -> dict[str, Any]:
     try:
-        value = json.loads(answer)
+        # strict=False: raw control characters inside strings are legal in our grammar.
+        value = json.loads(answer, strict=False)
     except json.JSONDecodeError as exc:
         # Only the position: the answer may quote the resume.
         raise AnswerError(f"answer is not valid JSON (at character {exc.pos})") from None
@@ -56,7 +66,7 @@ def string(obj: dict[str, Any], key: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
         raise AnswerError(f"{key!r} must be a string")
-    return value.strip()
+    return clean(value)
 
 
 def strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -66,6 +76,6 @@ def strings(obj: dict[str, Any], key: str) -> tuple[str, ...]:
     # Models repeat themselves; keep the first of each, in order, without blanks.
     seen: dict[str, None] = {}
     for v in value:
-        if v.strip():
-            seen.setdefault(v.strip(), None)
+        if clean(v):
+            seen.setdefault(clean(v), None)
     return tuple(seen)

@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from server.documents import DocumentError, DocumentLimits, read_document
-from tests.product.conftest import DEJAVU, make_docx, make_pdf
+from doc_factory import DEJAVU, make_docx, make_pdf
 
 PDF = "application/pdf"
 RESUME_LINES = ["Jane Doe", "Senior Rust engineer, 8 years", "Kubernetes and Postgres"]
