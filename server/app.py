@@ -18,10 +18,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hireserve.v1 import generation_pb2, generation_pb2_grpc, screening_pb2, screening_pb2_grpc
+from server.audit import open_audit_log, weights_fingerprint
 from server.auth import BearerTokenInterceptor
 from server.config import ServerConfig
 from server.engine.args import EngineArgs
 from server.engine.async_engine import AsyncEngine
+from server.metrics import Metrics
 from server.service.generation import GenerationServicer
 from server.service.rpc import ServiceState
 from server.service.screening import ScreeningServicer
@@ -39,8 +41,22 @@ class HireServer:
         self.config = config
         self.engine = engine
         self.state = ServiceState()
+        self.metrics = Metrics(services=[
+            screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"],
+            generation_pb2.DESCRIPTOR.services_by_name["GenerationService"],
+        ])
+        self.state.metrics = self.metrics
+        self.state.observers.append(self.metrics.observe_rpc)
+        self.metrics.track_in_flight(self.state)
+        self.metrics.set_build_info_from_engine(engine.engine)
+        engine.on_step = self.metrics.on_step
+        self.metrics_port: int | None = None
+        if config.audit_log is not None:
+            self.state.audit = open_audit_log(config.audit_log, config.audit_fsync)
+            self.state.weights_fingerprint = weights_fingerprint(engine.engine.model)
         self.exit_code: int | None = None
         self._stopped = asyncio.Event()
+        self._tasks: set[asyncio.Future[None]] = set()  # keeps shutdown tasks alive
         self.health = health.aio.HealthServicer()
         interceptors = []
         if config.token_file is not None:
@@ -84,6 +100,10 @@ class HireServer:
         return port
 
     async def start(self) -> None:
+        if self.config.metrics_port is not None and self.config.metrics_port >= 0:
+            # 0 binds a free port (tests); the CLI maps --metrics-port 0 to "off" (None).
+            self.metrics_port = self.metrics.start_http_server(self.config.metrics_host,
+                                                               self.config.metrics_port)
         await self.server.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         loop = asyncio.get_running_loop()
@@ -104,6 +124,7 @@ class HireServer:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(self.config.grace_period_s)
         self.engine.shutdown()
+        self._close()
         if self.exit_code is None:
             self.exit_code = 0
         self._stopped.set()
@@ -112,17 +133,27 @@ class HireServer:
         log.error("engine failed; shutting down", extra={"error": repr(exc)})
         self.exit_code = 1
         self.state.draining = True
-        asyncio.ensure_future(self._die())
+        self._tasks.add(asyncio.ensure_future(self._die()))
 
     async def _die(self) -> None:
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.stop(1.0)  # calls in flight already got INTERNAL from the engine
+        self.engine.shutdown()
+        self._close()
         self._stopped.set()
+
+    def _close(self) -> None:
+        self.metrics.close()
+        if self.state.audit is not None:
+            self.state.audit.close()
 
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.drain()))
+            loop.add_signal_handler(sig, self._drain_soon)
+
+    def _drain_soon(self) -> None:
+        self._tasks.add(asyncio.ensure_future(self.drain()))
 
     async def wait(self) -> int:
         await self._stopped.wait()
@@ -136,6 +167,7 @@ async def serve(config: ServerConfig, engine_args: EngineArgs) -> int:
     app = HireServer(config, engine)
     await app.start()
     app.install_signal_handlers()
-    print(f"hireserve: serving {engine.engine.source.name} on {config.host}:{app.port}",
-          flush=True)
+    metrics = f", metrics on :{app.metrics_port}/metrics" if app.metrics_port else ""
+    print(f"hireserve: serving {engine.engine.source.name} on {config.host}:{app.port}"
+          f"{metrics}", flush=True)
     return await app.wait()

@@ -22,6 +22,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--port", type=int, default=s.port, help="gRPC port (default %(default)s)")
     g.add_argument("--metrics-port", type=int, default=s.metrics_port,
                    help="Prometheus /metrics port, 0 disables (default %(default)s)")
+    g.add_argument("--metrics-host", default=s.metrics_host,
+                   help="address of the /metrics endpoint (default %(default)s)")
     g.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
     g.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     g.add_argument("--tls-client-ca", type=Path,
@@ -34,7 +36,10 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds calls in flight get to finish after SIGTERM "
                         "(default %(default)s)")
     g.add_argument("--audit-log", type=Path,
-                   help="append one JSON line per decision to this file (off by default)")
+                   help="append one JSON line per decision to this file (off by default); "
+                        "see docs/audit.md")
+    g.add_argument("--audit-fsync", choices=["record", "batch"], default=s.audit_fsync,
+                   help="fsync each record, or every 64 records / 1 s (default %(default)s)")
     g.add_argument("--log-level", default="INFO", help="default %(default)s")
 
     e = p.add_argument_group("engine")
@@ -74,10 +79,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
 def configs_from_args(ns: argparse.Namespace) -> tuple[ServerConfig, EngineArgs]:
     server = ServerConfig(
-        host=ns.host, port=ns.port, metrics_port=ns.metrics_port, tls_cert=ns.tls_cert,
+        host=ns.host, port=ns.port, metrics_port=ns.metrics_port or None,
+        metrics_host=ns.metrics_host, tls_cert=ns.tls_cert,
         tls_key=ns.tls_key, tls_client_ca=ns.tls_client_ca, token_file=ns.token_file,
         max_message_bytes=ns.max_message_mib * 2**20, grace_period_s=ns.grace_period,
-        audit_log=ns.audit_log,
+        audit_log=ns.audit_log, audit_fsync=ns.audit_fsync,
     )
     engine = EngineArgs(
         model=ns.model, load_format=ns.load_format, dtype=ns.dtype, device=ns.device,

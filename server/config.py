@@ -14,7 +14,8 @@ MiB = 2**20
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
-    metrics_port: int = 9400  # 0 disables the /metrics endpoint
+    metrics_host: str = "0.0.0.0"  # Prometheus scrapes from elsewhere; gRPC may stay local
+    metrics_port: int | None = 9400  # None: no /metrics endpoint; 0: any free port
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_client_ca: Path | None = None  # set: clients must present a certificate (mTLS)
@@ -25,8 +26,8 @@ class ServerConfig:
     grace_period_s: float = 30.0  # SIGTERM: in-flight calls get this long to finish
     retry_after_s: float = 1.0  # RetryInfo hint when the queue is full
     default_max_tokens: int = 256  # Generate, when the request says 0
-    audit_log: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    audit_log: Path | None = None  # JSONL, one record per decision; off when None
+    audit_fsync: str = "record"  # "record": fsync each line; "batch": every 64 lines / 1 s
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

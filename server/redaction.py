@@ -61,6 +61,11 @@ _GENDER = re.compile(
     + r"(?P<value>(?:fe)?male|man|woman|non[\s-]?binary|[mf]\b|(?:she|he|they)/\w+|男|女)",
     re.IGNORECASE,
 )
+# Unlabelled declarations ("Female, 34, married", "(she/her)"): words that in a resume almost only
+# ever describe the candidate. "single" and "man" are left alone: "single sign-on", "man-hours".
+_GENDER_BARE = re.compile(r"\b(?:fe)?male\b|\b(?:she/her|he/him|they/them)(?:/\w+)?\b",
+                          re.IGNORECASE)
+_MARITAL_BARE = re.compile(r"\b(?:married|divorced|widowed)\b", re.IGNORECASE)
 _MARITAL = re.compile(
     r"(?P<label>\bmarital\s+status\b|\bfamily\s+status\b|婚姻状况|婚姻狀況|婚否)"
     + _SEP
@@ -147,6 +152,8 @@ def redact(text: str) -> Redaction:
     sub(_AGE, AGE, "value")
     sub(_GENDER, GENDER, "value")
     sub(_MARITAL, MARITAL_STATUS, "value")
+    sub(_GENDER_BARE, GENDER)
+    sub(_MARITAL_BARE, MARITAL_STATUS)
     sub(_PHONE, PHONE)
     if name:
         # The full name anywhere, then each part of it alone ("Ms. Doe", "Jane's team").

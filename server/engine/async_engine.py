@@ -129,6 +129,7 @@ class AsyncEngine:
         self._stopping.set()
         self._wakeup.set()
         self._thread.join(timeout)
+        self.engine.shutdown()  # tensor-parallel workers, if any
 
     def call(self, fn: Callable[[LLMEngine], Any]) -> None:
         """Runs `fn(engine)` on the engine thread between steps (for stats that must not race)."""
@@ -179,6 +180,8 @@ class AsyncEngine:
                 out = self.engine.abort_request(command[1], command[2])
                 if out is not None:
                     self._emit(out)
+                    if self.on_step is not None:  # so the metrics count aborts between steps
+                        self.on_step(self.engine, [out])
             elif kind == "call":
                 command[1](self.engine)
 

@@ -19,7 +19,7 @@ from scheduler.sequence import Sequence, StopCriteria
 from server.engine.args import EngineArgs, parse_bytes
 from server.engine.detokenizer import IncrementalDetokenizer
 from server.engine.kv_cache import bytes_per_token
-from server.engine.outputs import RequestMetrics, RequestOutput
+from server.engine.outputs import RequestMetrics, RequestOutput, StepStats
 from server.engine.parallel import WorkerPool
 from server.engine.parallel.executor import TPModelRunner
 from server.engine.runner import ModelRunner
@@ -101,6 +101,7 @@ class LLMEngine:
         self._requests: dict[str, _Request] = {}
         self._by_seq: dict[int, _Request] = {}
         self.last_step_empty = False
+        self.last_step_stats: StepStats | None = None
         log.info(
             "engine ready: model=%s dtype=%s device=%s kv_blocks=%d block_size=%d max_model_len=%d",
             self.source.name, self.dtype, self.device, num_blocks, args.block_size,
@@ -197,6 +198,7 @@ class LLMEngine:
         sampled = self.runner.execute(scheduled)
         step_time = time.perf_counter() - started
         updates = self.scheduler.update(scheduled, sampled, step_time)
+        self.last_step_stats = StepStats(step_time, scheduled.num_batched_tokens)
         for chunk in scheduled.chunks:
             metrics = self._by_seq[chunk.seq.seq_id].metrics
             if metrics.first_scheduled_time is None:

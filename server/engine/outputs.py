@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class StepStats:
+    """One step that ran the model: a new object per step, so observers count each once."""
+
+    seconds: float
+    num_batched_tokens: int
+
+
 @dataclass
 class RequestMetrics:
     """Monotonic timestamps of one request's life, for the latency metrics."""

@@ -33,6 +33,9 @@ class ServiceState:
     draining: bool = False
     observers: list[Observer] = field(default_factory=list)
     in_flight: int = 0
+    metrics: Any = None  # server.metrics.Metrics, when the server exports metrics
+    audit: Any = None  # server.audit.AuditLog, when --audit-log is set
+    weights_fingerprint: str = ""
 
 
 def request_id_of(context: grpc.aio.ServicerContext) -> str:

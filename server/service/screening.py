@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
+from server.audit import make_record
 from server.config import ServerConfig
 from server.engine.async_engine import AsyncEngine
 from server.engine.sampling_params import SamplingParams
@@ -49,6 +53,7 @@ class Answer:
     value: Any  # ScreenResult or QuestionsResult
     completion: Completion
     language: str
+    params: SamplingParams
 
     def usage(self) -> common_pb2.Usage:
         last = self.completion.last
@@ -64,7 +69,6 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
         self.state = state
         self.config = config
         self.model_name = model_name
-        self.structured_output_failures = 0
 
     # -- RPCs --------------------------------------------------------------------------------
 
@@ -146,6 +150,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
         except ValueError as exc:
             raise invalid_argument("num_questions" if "num_questions" in str(exc) else "mix",
                                    str(exc)) from exc
+        started = time.perf_counter()
         prepared = await self._prepare(request.resume, request.options, "resume")
         language = _language(request.options, prepared.text)
         messages = build_questions_messages(prepared.text, jd, n=n, mix=mix, language=language)
@@ -161,12 +166,17 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                 question=q.question, probes=q.probes)
             for q in answer.value.questions
         ]
-        return screening_pb2.GenerateQuestionsResponse(
+        response = screening_pb2.GenerateQuestionsResponse(
             questions=questions, usage=answer.usage(), model=self.model_name,
             prompt_version=questions_v1.PROMPT_VERSION,
             redactions=prepared.redaction_counts(), output_language=language,
             document=prepared.report(),
         )
+        await self._audit(rid, "GenerateQuestions", questions_v1, answer, started,
+                          {"job_description": jd, "resume": _document_content(request.resume),
+                           "num_questions": n, "mix": request.mix,
+                           "options": request.options}, response)
+        return response
 
     # -- the shared path ---------------------------------------------------------------------
 
@@ -174,6 +184,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                           options: screening_pb2.ScreenOptions,
                           context: grpc.aio.ServicerContext, rid: str, *, field: str
                           ) -> screening_pb2.ScreenResponse:
+        started = time.perf_counter()
         prepared = await self._prepare(doc, options, field)
         language = _language(options, prepared.text)
         messages = build_screen_messages(jd, prepared.text, language)
@@ -181,7 +192,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                                     options=options, context=context, rid=rid, field=field,
                                     language=language)
         result = answer.value
-        return screening_pb2.ScreenResponse(
+        response = screening_pb2.ScreenResponse(
             match_score=result.match_score,
             skills_matched=result.skills_matched,
             skills_missing=result.skills_missing,
@@ -195,12 +206,48 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
             output_language=language,
             document=prepared.report(),
         )
+        await self._audit(rid, "Screen", screen_v1, answer, started,
+                          {"job_description": jd, "resume": _document_content(doc),
+                           "options": options}, response)
+        return response
+
+    async def _audit(self, rid: str, method: str, template: Any, answer: Answer,
+                     started: float, inputs: dict[str, Any], response: Any) -> None:
+        """One record per decision, when --audit-log is set: hashes of the inputs (never the
+        texts), the prompt and schema versions, sampling and seed, the typed result."""
+        audit = self.state.audit
+        if audit is None:
+            return
+        record = make_record(
+            request_id=rid, method=method, model_id=self.model_name,
+            weights_fingerprint=self.state.weights_fingerprint,
+            prompt_version=template.PROMPT_VERSION, schema_version=template.SCHEMA_VERSION,
+            sampling=answer.params,
+            inputs={k: (MessageToDict(v) if isinstance(v, Message) else v)
+                    for k, v in inputs.items()},
+            result=MessageToDict(response, preserving_proto_field_name=True),
+            latency_s=time.perf_counter() - started,
+        )
+        await asyncio.to_thread(audit.append, record)  # fsync may block on the disk
 
     async def _prepare(self, doc: common_pb2.Document, options: screening_pb2.ScreenOptions,
                        field: str) -> PreparedResume:
         limits = self.config.document_limits
-        return await asyncio.to_thread(prepare_resume, doc, field=field,
-                                       blind=options.blind_screening, limits=limits)
+        metrics = self.state.metrics
+        try:
+            prepared = await asyncio.to_thread(prepare_resume, doc, field=field,
+                                               blind=options.blind_screening, limits=limits)
+        except ServiceError:
+            if metrics is not None:
+                metrics.record_document(_declared_format(doc), "rejected")
+            raise
+        except Exception:
+            if metrics is not None:
+                metrics.record_document(_declared_format(doc), "error")
+            raise
+        if metrics is not None:
+            metrics.record_document(prepared.document.format, "ok")
+        return prepared
 
     async def _answer(self, messages: list[dict[str, str]],
                       build_schema: Callable[[float], dict[str, Any]],
@@ -228,10 +275,26 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
             value = parse(completion.text)
         except AnswerError as exc:
             # Constrained decoding makes this impossible; if it happens it is our bug.
-            self.structured_output_failures += 1
+            if self.state.metrics is not None:
+                self.state.metrics.record_structured_output_failure()
             raise ServiceError(grpc.StatusCode.INTERNAL,
                                f"the model's answer did not parse: {exc}") from exc
-        return Answer(value, completion, language)
+        return Answer(value, completion, language, params)
+
+
+def _document_content(doc: common_pb2.Document) -> str | bytes:
+    return doc.text if doc.WhichOneof("content") == "text" else doc.data
+
+
+def _declared_format(doc: common_pb2.Document) -> str:
+    if doc.WhichOneof("content") == "text":
+        return "text"
+    name = doc.filename.lower()
+    for fmt, suffixes in (("pdf", (".pdf",)), ("docx", (".docx",)),
+                          ("markdown", (".md", ".markdown")), ("text", (".txt",))):
+        if name.endswith(suffixes) or fmt in doc.media_type:
+            return fmt
+    return "unknown"
 
 
 def _job_description(text: str, *, required: bool) -> str:

@@ -102,3 +102,13 @@ def test_nothing_to_redact_is_identity() -> None:
 def test_repr_has_counts_not_values() -> None:
     result = redact(ENGLISH)
     assert "jane" not in repr(result).lower() and "email" in repr(result)
+
+
+def test_unlabelled_gender_and_marital_status_are_redacted() -> None:
+    from server.redaction import redact
+
+    result = redact("Jane Doe\nFemale, 34 years old, married (she/her).\nBuilt single sign-on.")
+    assert result.counts["gender"] == 2 and result.counts["marital_status"] == 1
+    assert "Female" not in result.text and "married" not in result.text
+    assert "she/her" not in result.text
+    assert "single sign-on" in result.text  # not a marital status
