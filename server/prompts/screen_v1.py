@@ -24,7 +24,8 @@ MAX_RED_FLAGS = 6
 MAX_RED_FLAG_CHARS = 200
 MAX_EVALUATION_CHARS = 1000
 MAX_SUMMARY_CHARS = 600
-MIN_FIELD_CHARS = 16  # the smallest bound scaling may reach
+MIN_FIELD_CHARS = 16  # the smallest bounds scaling may reach
+MIN_ITEMS = 3
 
 SYSTEM = f"""You are an experienced technical recruiter. You screen one resume against one job \
 description and answer with a JSON object.
@@ -72,11 +73,14 @@ def screen_schema(scale: float = 1.0) -> dict[str, Any]:
     def chars(limit: int) -> int:
         return max(MIN_FIELD_CHARS, int(limit * scale))
 
+    def items(limit: int) -> int:
+        return max(MIN_ITEMS, int(limit * scale))
+
     properties = {
-        "skills_matched": _short_strings(MAX_SKILLS, chars(MAX_SKILL_CHARS)),
-        "skills_missing": _short_strings(MAX_SKILLS, chars(MAX_SKILL_CHARS)),
+        "skills_matched": _short_strings(items(MAX_SKILLS), chars(MAX_SKILL_CHARS)),
+        "skills_missing": _short_strings(items(MAX_SKILLS), chars(MAX_SKILL_CHARS)),
         "experience_evaluation": text_field(chars(MAX_EVALUATION_CHARS)),
-        "red_flags": _short_strings(MAX_RED_FLAGS, chars(MAX_RED_FLAG_CHARS)),
+        "red_flags": _short_strings(items(MAX_RED_FLAGS), chars(MAX_RED_FLAG_CHARS)),
         "summary": text_field(chars(MAX_SUMMARY_CHARS)),
         "match_score": {"type": "integer", "minimum": 0, "maximum": 100},
     }
