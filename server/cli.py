@@ -53,7 +53,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
     e.add_argument("--attention-backend", default=d.attention_backend,
                    choices=["auto", "torch", "flash_attn"])
-    e.add_argument("--block-size", type=int, default=d.block_size)
+    e.add_argument("--block-size", type=int,
+                   help="tokens per KV block (default: 256 with flash-attn, else 16)")
     e.add_argument("--num-kv-blocks", type=int, help="KV cache blocks (overrides the budget)")
     e.add_argument("--kv-cache-memory", help="KV cache budget, e.g. 2GiB")
     e.add_argument("--gpu-memory-utilization", type=float, default=d.gpu_memory_utilization)

@@ -33,7 +33,8 @@ class EngineArgs:
     device: str = "auto"  # auto: cuda if available
     attention_backend: str = "auto"  # auto | torch | flash_attn
     load_format: str = "auto"  # auto | dummy (random weights of the real shape)
-    block_size: int = 16
+    block_size: int | None = None  # None: 256 where flash-attn will run (its paged kernels
+    # need multiples of 256), else 16 (finer prefix-cache reuse)
     num_kv_blocks: int | None = None  # overrides the memory budget
     kv_cache_memory: int | str | None = None  # bytes for the KV pool, e.g. "2GiB"
     gpu_memory_utilization: float = 0.90  # CUDA, when kv_cache_memory is unset
@@ -59,6 +60,19 @@ class EngineArgs:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+    def resolved_block_size(self) -> int:
+        if self.block_size is not None:
+            return self.block_size
+        from server.layers.attention.backend import (
+            FLASH_ATTN_BLOCK_MULTIPLE,
+            flash_attn_available,
+        )
+
+        flash = self.attention_backend in ("auto", "flash_attn") and (
+            self.resolved_device().type == "cuda" and flash_attn_available()
+        )
+        return FLASH_ATTN_BLOCK_MULTIPLE if flash else 16
 
     def resolved_dtype(self) -> torch.dtype:
         import torch

@@ -49,6 +49,7 @@ class LLMEngine:
         self.dtype = args.resolved_dtype()
         torch.manual_seed(args.seed)
         self.source = resolve_model(args.model)
+        self.block_size = args.resolved_block_size()
         # Tensor parallelism: workers start and the group forms before the model is built,
         # because each layer cuts its shard by the TP rank it reads at construction.
         self.tp_workers = WorkerPool.start(args) if args.tensor_parallel_size > 1 else None
@@ -65,13 +66,13 @@ class LLMEngine:
         if self.tp_workers is None:
             self.runner = ModelRunner(
                 self.model, self.model_config, device=self.device, dtype=self.dtype,
-                block_size=args.block_size, num_blocks=num_blocks,
+                block_size=self.block_size, num_blocks=num_blocks,
                 attention_backend=args.attention_backend,
             )
         else:  # rank 0 of N: the same runner, and every step is sent to the workers too
             self.runner = TPModelRunner(
                 self.tp_workers, self.model, self.model_config, device=self.device,
-                dtype=self.dtype, block_size=args.block_size, num_blocks=num_blocks,
+                dtype=self.dtype, block_size=self.block_size, num_blocks=num_blocks,
                 attention_backend=args.attention_backend,
             )
         budget = args.max_num_batched_tokens
@@ -79,7 +80,7 @@ class LLMEngine:
             budget = max(budget, self.max_model_len)  # a whole prompt must fit one step
         self.scheduler = Scheduler(
             SchedulerConfig(
-                block_size=args.block_size,
+                block_size=self.block_size,
                 num_blocks=num_blocks,
                 max_num_batched_tokens=budget,
                 max_num_seqs=args.max_num_seqs,
@@ -104,7 +105,7 @@ class LLMEngine:
         self.last_step_stats: StepStats | None = None
         log.info(
             "engine ready: model=%s dtype=%s device=%s kv_blocks=%d block_size=%d max_model_len=%d",
-            self.source.name, self.dtype, self.device, num_blocks, args.block_size,
+            self.source.name, self.dtype, self.device, num_blocks, self.block_size,
             self.max_model_len,
         )
 
@@ -114,7 +115,7 @@ class LLMEngine:
         args = self.args
         if args.num_kv_blocks is not None:
             return args.num_kv_blocks
-        per_block = bytes_per_token(self.model_config, self.dtype) * args.block_size
+        per_block = bytes_per_token(self.model_config, self.dtype) * self.block_size
         if args.kv_cache_memory is not None:
             budget = parse_bytes(args.kv_cache_memory)
         elif self.device.type == "cuda":

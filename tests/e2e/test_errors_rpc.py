@@ -11,8 +11,13 @@ from conftest import tiny_engine_args
 from rpc_helpers import rich
 from server_thread import ServerThread
 
-from hireserve.v1 import common_pb2, generation_pb2, generation_pb2_grpc, screening_pb2
-from hireserve.v1 import screening_pb2_grpc
+from hireserve.v1 import (
+    common_pb2,
+    generation_pb2,
+    generation_pb2_grpc,
+    screening_pb2,
+    screening_pb2_grpc,
+)
 from server.config import ServerConfig
 
 

@@ -6,10 +6,10 @@ import io
 import zipfile
 
 import pytest
+from doc_factory import DEJAVU, make_docx, make_pdf
 from pypdf import PdfReader, PdfWriter
 
 from server.documents import DocumentError, DocumentLimits, read_document
-from doc_factory import DEJAVU, make_docx, make_pdf
 
 PDF = "application/pdf"
 RESUME_LINES = ["Jane Doe", "Senior Rust engineer, 8 years", "Kubernetes and Postgres"]

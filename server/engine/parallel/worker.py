@@ -81,7 +81,8 @@ def _serve(rank: int, world: int, port: int, conn: Connection, args: EngineArgs,
     header = _next_header(conn, parent_pid)
     if header is None or header[0] != SETUP:
         return 1
-    runner = ModelRunner(model, config, device=device, dtype=dtype, block_size=args.block_size,
+    block_size = args.resolved_block_size()
+    runner = ModelRunner(model, config, device=device, dtype=dtype, block_size=block_size,
                          num_blocks=header[1], attention_backend=args.attention_backend)
     facts = f"{kv_heads_per_rank(config)},{runner.kv_cache.nbytes}"
     conn.send_bytes(READY + facts.encode())
@@ -97,7 +98,7 @@ def _serve(rank: int, world: int, port: int, conn: Connection, args: EngineArgs,
                 raise ValueError(f"unknown command {header[0]}")
             payload = torch.empty(payload_length(header), dtype=torch.int64, device=device)
             broadcast_from_first(payload)
-            step = unpack_step(header, payload, args.block_size)
+            step = unpack_step(header, payload, block_size)
             with forward_context(step.meta):
                 hidden = model(step.input_ids, step.positions)
             model.compute_logits(hidden[step.sample_rows])  # our slice, for rank 0's gather
