@@ -15,7 +15,8 @@ EN_COMPANIES = ["Northwind Analytics", "Bluepeak Systems", "Lumen Logistics", "O
 ZH_COMPANIES = ["星河科技", "远航物流", "华信金融", "云帆软件", "博瑞医疗", "东方智能", "长城数据"]
 EN_ROLES = ["Software Engineer", "Senior Backend Engineer", "Data Engineer", "ML Engineer",
             "Site Reliability Engineer", "Engineering Manager", "Full-Stack Developer"]
-ZH_ROLES = ["软件工程师", "高级后端工程师", "数据工程师", "算法工程师", "运维开发工程师", "技术经理"]
+ZH_ROLES = ["软件工程师", "高级后端工程师", "数据工程师", "算法工程师", "运维开发工程师",
+            "技术经理"]
 SKILLS = ["Python", "Go", "Java", "Kubernetes", "PostgreSQL", "Kafka", "PyTorch", "gRPC",
           "Terraform", "AWS", "Redis", "Spark", "React", "TypeScript", "CI/CD", "Linux",
           "distributed systems", "observability", "system design", "SQL"]
@@ -114,4 +115,5 @@ def _job_zh(rng: random.Random) -> Iterator[str]:
     while True:
         yield f"- 熟练掌握{_skills(rng, 2)}\n"
         if rng.random() < 0.3:
-            yield f"- 加分项：有{_skills(rng, 1)}相关经验，曾{rng.choice(ZH_VERBS)}{rng.choice(ZH_OBJECTS)}\n"
+            yield (f"- 加分项：有{_skills(rng, 1)}相关经验，"
+                   f"曾{rng.choice(ZH_VERBS)}{rng.choice(ZH_OBJECTS)}\n")

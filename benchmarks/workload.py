@@ -65,7 +65,7 @@ class LengthMix:
 
 
 def _log_uniform(rng: random.Random, low: int, high: int) -> int:
-    return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+    return min(high, max(low, round(math.exp(rng.uniform(math.log(low), math.log(high))))))
 
 
 @dataclass(frozen=True)

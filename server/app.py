@@ -74,8 +74,10 @@ class HireServer:
             engine, self.state, model_name=model_name, retry_after_s=config.retry_after_s,
             default_max_tokens=config.default_max_tokens,
         )
-        screening_pb2_grpc.add_ScreeningServiceServicer_to_server(self.screening, self.server)
-        generation_pb2_grpc.add_GenerationServiceServicer_to_server(self.generation, self.server)
+        screening_pb2_grpc.add_ScreeningServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            self.screening, self.server)
+        generation_pb2_grpc.add_GenerationServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            self.generation, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
@@ -97,7 +99,7 @@ class HireServer:
             port = self.server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"could not bind {address}")
-        return port
+        return int(port)
 
     async def start(self) -> None:
         if self.config.metrics_port is not None and self.config.metrics_port >= 0:
@@ -107,7 +109,11 @@ class HireServer:
         await self.server.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         loop = asyncio.get_running_loop()
-        self.engine.on_dead = lambda exc: loop.call_soon_threadsafe(self._engine_died, exc)
+
+        def on_dead(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(self._engine_died, exc)
+
+        self.engine.on_dead = on_dead
         log.info("serving", extra={"port": self.port})
 
     async def _set_health(self, status: int) -> None:

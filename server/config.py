@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from server.documents.limits import DocumentLimits
 
@@ -27,7 +28,8 @@ class ServerConfig:
     retry_after_s: float = 1.0  # RetryInfo hint when the queue is full
     default_max_tokens: int = 256  # Generate, when the request says 0
     audit_log: Path | None = None  # JSONL, one record per decision; off when None
-    audit_fsync: str = "record"  # "record": fsync each line; "batch": every 64 lines / 1 s
+    # "record": fsync each line; "batch": every 64 lines or 1 s
+    audit_fsync: Literal["record", "batch"] = "record"
 
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):

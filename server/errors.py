@@ -55,5 +55,5 @@ def unavailable(message: str, retry_after_s: float | None = None) -> ServiceErro
 
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
-    packed.Pack(message)  # type: ignore[arg-type]
+    packed.Pack(message)
     return packed

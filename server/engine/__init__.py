@@ -6,7 +6,7 @@ from server.engine.sampling_params import SamplingParams
 __all__ = ["LLM", "AsyncEngine", "EngineArgs", "SamplingParams"]
 
 
-def __getattr__(name: str):  # lazy: importing SamplingParams must not load torch models
+def __getattr__(name: str) -> object:  # lazy: importing SamplingParams must not load torch models
     if name == "LLM":
         from server.engine.llm import LLM
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +46,7 @@ class EngineArgs:
     itl_target_ms: float | None = None  # latency-aware chunking target; None = fixed budget
     enable_prefix_caching: bool = True
     enable_chunked_prefill: bool = True
-    scheduling_policy: str = "fcfs"  # fcfs | priority
+    scheduling_policy: Literal["fcfs", "priority"] = "fcfs"
     rope_scaling: dict[str, Any] | None = None  # e.g. {"rope_type": "yarn", "factor": 4.0, ...}
     tensor_parallel_size: int = 1
     seed: int = 0  # seeds dummy weights and unseeded sampling

@@ -9,7 +9,7 @@ engine failure -> INTERNAL.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import grpc
@@ -43,7 +43,7 @@ async def stream_completion(
     request_id: str,
     field: str,
     retry_after_s: float,
-) -> AsyncIterator[RequestOutput]:
+) -> AsyncGenerator[RequestOutput, None]:
     """Submits and streams; `field` names the request field a too-long prompt is blamed on."""
     try:
         stream = await engine.submit(

@@ -27,7 +27,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         self.default_max_tokens = default_max_tokens
 
     @stream
-    async def Generate(  # type: ignore[override]
+    async def Generate(
         self, request: generation_pb2.GenerateRequest, context: grpc.aio.ServicerContext, rid: str
     ) -> AsyncIterator[generation_pb2.GenerateResponse]:
         tokenizer = self.engine.tokenizer
@@ -93,7 +93,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                 pending = pending[emit:]
 
     @unary
-    async def GetModelInfo(  # type: ignore[override]
+    async def GetModelInfo(
         self, request: generation_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext,
         rid: str,
     ) -> generation_pb2.GetModelInfoResponse:

@@ -73,7 +73,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
     # -- RPCs --------------------------------------------------------------------------------
 
     @unary
-    async def Screen(self, request: screening_pb2.ScreenRequest,  # type: ignore[override]
+    async def Screen(self, request: screening_pb2.ScreenRequest,
                      context: grpc.aio.ServicerContext, rid: str) -> screening_pb2.ScreenResponse:
         jd = _job_description(request.job_description, required=True)
         if not request.HasField("resume"):
@@ -82,7 +82,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                                       rid, field="resume")
 
     @stream
-    async def ScreenBatch(  # type: ignore[override]
+    async def ScreenBatch(
         self, request: screening_pb2.ScreenBatchRequest, context: grpc.aio.ServicerContext,
         rid: str,
     ) -> AsyncIterator[screening_pb2.ScreenBatchResponse]:
@@ -133,7 +133,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
         yield screening_pb2.ScreenBatchResponse(ranking=_ranking(resumes, results))
 
     @unary
-    async def GenerateQuestions(  # type: ignore[override]
+    async def GenerateQuestions(
         self, request: screening_pb2.GenerateQuestionsRequest,
         context: grpc.aio.ServicerContext, rid: str,
     ) -> screening_pb2.GenerateQuestionsResponse:
