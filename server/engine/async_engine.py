@@ -13,7 +13,7 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,7 @@ class AsyncEngine:
         request_id: str | None = None,
         priority: int = 0,
         deadline: float | None = None,
-    ) -> AsyncIterator[RequestOutput]:
+    ) -> RequestStream:
         """Admits the request (raising the scheduler's admission errors) and returns its stream.
         Closing or cancelling the stream before it finishes aborts the request."""
         if self.error is not None:
@@ -91,22 +91,7 @@ class AsyncEngine:
         except asyncio.CancelledError:
             self.abort(request_id, "cancelled")  # the caller left while we were admitting
             raise
-        return self._iterate(request_id, stream)
-
-    async def _iterate(self, request_id: str, stream: _Stream) -> AsyncIterator[RequestOutput]:
-        finished = False
-        try:
-            while True:
-                item = await stream.queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                finished = item.finished
-                yield item
-                if finished:
-                    return
-        finally:
-            if not finished:
-                self.abort(request_id, "cancelled")
+        return RequestStream(self, request_id, stream)
 
     async def generate(self, prompt_token_ids: list[int], params: SamplingParams,
                        **kwargs: Any) -> tuple[list[int], str, RequestOutput]:
@@ -215,6 +200,44 @@ class AsyncEngine:
                 return
             if command[0] == "add":
                 command[6].loop.call_soon_threadsafe(_settle, command[7], err)
+
+
+class RequestStream:
+    """The outputs of one request. Closing it (or dropping it, or cancelling the task that
+    reads it) before the last output aborts the request and frees its KV blocks."""
+
+    def __init__(self, engine: AsyncEngine, request_id: str, stream: _Stream) -> None:
+        self.request_id = request_id
+        self._engine = engine
+        self._stream = stream
+        self._done = False
+
+    def __aiter__(self) -> RequestStream:
+        return self
+
+    async def __anext__(self) -> RequestOutput:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            item = await self._stream.queue.get()
+        except BaseException:  # cancelled while waiting: the caller is gone
+            await self.aclose()
+            raise
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if item.finished:
+            self._done = True
+        return item
+
+    async def aclose(self) -> None:
+        if not self._done:
+            self._done = True
+            self._engine.abort(self.request_id, "cancelled")
+
+    def __del__(self) -> None:
+        if not self._done:  # dropped unread: never leave a sequence running for nobody
+            self._engine.abort(self.request_id, "cancelled")
 
 
 def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:

@@ -124,3 +124,16 @@ def test_full_queue_is_resource_exhausted_with_a_retry_hint(tiny_chat) -> None:
         _wait_idle(s)
     finally:
         s.stop()
+
+
+def test_a_20_mib_document_reaches_the_document_limits(server) -> None:
+    """gRPC's default 4 MiB limit would refuse it as RESOURCE_EXHAUSTED; our limit lets it in,
+    and the document reader then judges it (here: far more characters than a resume has)."""
+    stub = screening_pb2_grpc.ScreeningServiceStub(server.channel())
+    big = common_pb2.Document(data=b"a" * (20 * 2**20 - 1024), filename="long.txt")
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Screen(screening_pb2.ScreenRequest(job_description="Engineer", resume=big),
+                    timeout=60)
+    code, message, fields, _ = rich(info.value)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, message
+    assert "characters" in fields["resume"]
