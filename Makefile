@@ -38,7 +38,7 @@ proto: install
 		proto/hireserve/v1/*.proto
 
 bench: install
-	$(PY) -m benchmarks.serve
+	$(PY) -m benchmarks.serve --num-resumes 16 --resume-tokens 300 800 --concurrency 4 16 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

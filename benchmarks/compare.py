@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args.slo_e2e_ms = None
     slo = slo_from(args)
     started = time.time()
+    commit = _commit()  # before the run: the lead may commit while it runs
     workload = make_calls_workload(args, args.model)
     calls = build_calls(workload, "generate", max_tokens=args.max_tokens)
     tok = Tokenizer.from_source(resolve_model(args.model))
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     lengths = sorted(len(p) for p in prompts)
     meta = {
         "date": datetime.date.today().isoformat(),
-        "commit": _commit(),
+        "commit": commit,
         "model": args.model,
         "workload": {"resumes": len(prompts), "jobs": args.num_jobs,
                      "resume_tokens": args.resume_tokens, "job_tokens": args.job_tokens,

@@ -145,7 +145,10 @@ def transformers_baseline(cfg: CardConfig, bandwidth: float, flops: float) -> di
                                 rope_theta=Q.rope_theta,
                                 max_position_embeddings=Q.max_position_embeddings,
                                 tie_word_embeddings=False)
-    hf_config.rope_scaling = dict(cfg.rope_scaling)  # the same YaRN, so 128K is in range
+    # the same YaRN, so 128K is in range (transformers 5 keeps theta inside rope_parameters)
+    theta = (getattr(hf_config, "rope_parameters", None) or {}).get("rope_theta") or getattr(
+        hf_config, "rope_theta", None) or 10000.0
+    hf_config.rope_parameters = {**cfg.rope_scaling, "rope_theta": theta}
     with torch.device(cfg.device):
         hf = AutoModelForCausalLM.from_config(hf_config, dtype=cfg.dtype).eval()
     vocab = hf_config.vocab_size

@@ -66,6 +66,7 @@ def plot_latency_cdfs(runs: Sequence[dict[str, Any]], path: Path) -> Path:
 
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     metrics = (("ttft", "time to first token"), ("itl", "inter-token latency"),
                ("e2e", "end-to-end latency"))
@@ -81,6 +82,7 @@ def plot_latency_cdfs(runs: Sequence[dict[str, Any]], path: Path) -> Path:
         ax.set_xlabel("seconds")
         ax.set_ylabel("fraction of requests" if key != "itl" else "fraction of gaps")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize="small")
     fig.tight_layout()

@@ -74,9 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("load")
     g.add_argument("--api", choices=["generate", "screen", "screen-batch"], default="generate")
     g.add_argument("--batch-size", type=int, default=8, help="resumes per ScreenBatch call")
-    g.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32],
-                   help="closed loop: one run per value (default %(default)s); open loop: "
-                        "cap on requests in flight (0 = none)")
+    g.add_argument("--concurrency", type=int, nargs="+",
+                   help="closed loop: one run per value (default 1 8 32); open loop: "
+                        "cap on requests in flight (default 0 = none)")
     g.add_argument("--rate", type=float, help="open loop: requests per second")
     g.add_argument("--arrival", choices=["poisson", "gamma"], default="poisson")
     g.add_argument("--burstiness", type=float, default=1.0,
@@ -107,9 +107,10 @@ def run_sweep(args: argparse.Namespace, target: str, metrics_url: str | None,
     calls = build_calls(workload, args.api, max_tokens=args.max_tokens,
                         batch_size=args.batch_size)
     warm_up(target, args.api, args.warmup, max_tokens=args.max_tokens)
+    levels = args.concurrency or ([1, 8, 32] if args.rate is None else [0])
     shapes = ([LoadShape(concurrency=c, num_requests=args.num_requests, duration=args.duration,
-                         seed=args.seed) for c in args.concurrency] if args.rate is None else
-              [LoadShape(concurrency=args.concurrency[0], rate=args.rate, arrival=args.arrival,
+                         seed=args.seed) for c in levels] if args.rate is None else
+              [LoadShape(concurrency=levels[0], rate=args.rate, arrival=args.arrival,
                          burstiness=args.burstiness, num_requests=args.num_requests,
                          duration=args.duration, seed=args.seed)])
     runs = []

@@ -81,7 +81,7 @@ def test_closed_loop_report(server: ServerProcess, tiny_chat: Path, tmp_path: Pa
 def test_open_loop_gamma_arrivals(server: ServerProcess, tiny_chat: Path,
                                     tmp_path: Path) -> None:
     report = _run(server, tiny_chat, tmp_path / "open", "--rate", "50", "--arrival", "gamma",
-                  "--burstiness", "0.5", "--concurrency", "0", "--no-plots")
+                  "--burstiness", "0.5", "--no-plots")
     (run,) = report["runs"]
     assert run["load"].startswith("open loop, gamma")
     _check_run(run, streamed=True)
