@@ -22,7 +22,8 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .doc, .xls
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _declared(media_type: str, filename: str) -> str | None:
+def declared_format(media_type: str, filename: str) -> str | None:
+    """The format the caller's media type or file name claims ("other", or None if neither)."""
     media = media_type.split(";")[0].strip().lower()
     name = filename.lower()
     if media in PDF_MEDIA_TYPES or name.endswith(".pdf"):
@@ -39,7 +40,7 @@ def _declared(media_type: str, filename: str) -> str | None:
 
 
 def detect_format(data: bytes | str, media_type: str, filename: str, field: str) -> DocumentFormat:
-    declared = _declared(media_type, filename)
+    declared = declared_format(media_type, filename)
     if isinstance(data, str):
         return "markdown" if declared == "markdown" else "text"
     # Some generators put a few bytes of junk before the header; readers accept it in 1 KiB.

@@ -200,10 +200,6 @@ class LLMEngine:
         step_time = time.perf_counter() - started
         updates = self.scheduler.update(scheduled, sampled, step_time)
         self.last_step_stats = StepStats(step_time, scheduled.num_batched_tokens)
-        for chunk in scheduled.chunks:
-            metrics = self._by_seq[chunk.seq.seq_id].metrics
-            if metrics.first_scheduled_time is None:
-                metrics.first_scheduled_time = now
         outputs.extend(self._deliver(u) for u in updates if u.new_token_ids or u.finished)
         return outputs
 
@@ -211,6 +207,7 @@ class LLMEngine:
         req = self._by_seq[update.seq.seq_id]
         now = time.monotonic()
         m = req.metrics
+        m.first_scheduled_time = req.seq.first_scheduled_time  # the scheduler's clock
         if update.new_token_ids:
             if m.first_token_time is None:
                 m.first_token_time = now
@@ -237,6 +234,7 @@ class LLMEngine:
         )
 
     def _finish_aborted(self, req: _Request) -> RequestOutput:
+        req.metrics.first_scheduled_time = req.seq.first_scheduled_time
         req.metrics.finished_time = time.monotonic()
         self._forget(req)
         return RequestOutput(

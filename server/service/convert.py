@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from hireserve.v1 import common_pb2
+from server.engine.outputs import RequestOutput
 from server.engine.sampling_params import SamplingParams
 from server.errors import invalid_argument
 
@@ -17,6 +18,13 @@ FINISH_REASONS = {
 }
 
 _FIELDS = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "seed")
+
+
+def usage_of(out: RequestOutput) -> common_pb2.Usage:
+    """Token accounting of a finished request (from its last output)."""
+    return common_pb2.Usage(prompt_tokens=out.num_prompt_tokens,
+                            cached_prompt_tokens=out.num_cached_tokens,
+                            generated_tokens=out.num_output_tokens)
 
 
 def sampling_from_proto(

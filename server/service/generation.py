@@ -13,7 +13,7 @@ from server.engine.async_engine import AsyncEngine
 from server.engine.sampling_params import SamplingParams
 from server.errors import invalid_argument
 from server.service.calls import stream_completion
-from server.service.convert import FINISH_REASONS, sampling_from_proto
+from server.service.convert import FINISH_REASONS, sampling_from_proto, usage_of
 from server.service.rpc import ServiceState, stream, unary
 
 
@@ -77,14 +77,14 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                 yield generation_pb2.GenerateResponse(
                     text=pending[:hit],
                     finish_reason=common_pb2.FINISH_REASON_STOP,
-                    usage=_usage(out),
+                    usage=usage_of(out),
                 )
                 await stream.aclose()  # aborts the sequence, frees its blocks
                 return
             if out.finished:
                 yield generation_pb2.GenerateResponse(
                     text=pending, finish_reason=FINISH_REASONS[out.finish_reason],
-                    usage=_usage(out),
+                    usage=usage_of(out),
                 )
                 return
             emit = len(pending) - hold
@@ -111,11 +111,3 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 def _first_stop(text: str, stops: list[str]) -> int | None:
     found = [i for i in (text.find(s) for s in stops) if i >= 0]
     return min(found) if found else None
-
-
-def _usage(out) -> common_pb2.Usage:  # type: ignore[no-untyped-def]
-    return common_pb2.Usage(
-        prompt_tokens=out.num_prompt_tokens,
-        cached_prompt_tokens=out.num_cached_tokens,
-        generated_tokens=out.num_output_tokens,
-    )

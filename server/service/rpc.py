@@ -52,11 +52,9 @@ class _Call:
         self.rid = request_id_of(context)
         self.code = "OK"
         self.started = time.perf_counter()
-        state.in_flight += 1
         if state.draining:
-            state.in_flight -= 1
-            self.done = True
             raise unavailable("the server is draining; retry on another replica", 1.0)
+        state.in_flight += 1
         self.done = False
 
     async def fail(self, exc: BaseException) -> None:

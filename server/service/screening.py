@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
 from server.audit import make_record
 from server.config import ServerConfig
+from server.documents.detect import declared_format
 from server.engine.async_engine import AsyncEngine
 from server.engine.sampling_params import SamplingParams
 from server.errors import ServiceError, invalid_argument
@@ -39,7 +40,7 @@ from server.prompts import (
 )
 from server.prompts.budget import fit_schema
 from server.service.calls import Completion, run_completion
-from server.service.convert import sampling_from_proto
+from server.service.convert import sampling_from_proto, usage_of
 from server.service.resume import PreparedResume, prepare_resume
 from server.service.rpc import ServiceState, stream, unary
 
@@ -56,10 +57,7 @@ class Answer:
     params: SamplingParams
 
     def usage(self) -> common_pb2.Usage:
-        last = self.completion.last
-        return common_pb2.Usage(prompt_tokens=last.num_prompt_tokens,
-                                cached_prompt_tokens=last.num_cached_tokens,
-                                generated_tokens=last.num_output_tokens)
+        return usage_of(self.completion.last)
 
 
 class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
@@ -287,14 +285,11 @@ def _document_content(doc: common_pb2.Document) -> str | bytes:
 
 
 def _declared_format(doc: common_pb2.Document) -> str:
+    """For the documents metric when reading failed: what the caller said the document was."""
     if doc.WhichOneof("content") == "text":
         return "text"
-    name = doc.filename.lower()
-    for fmt, suffixes in (("pdf", (".pdf",)), ("docx", (".docx",)),
-                          ("markdown", (".md", ".markdown")), ("text", (".txt",))):
-        if name.endswith(suffixes) or fmt in doc.media_type:
-            return fmt
-    return "unknown"
+    declared = declared_format(doc.media_type, doc.filename)
+    return declared if declared not in (None, "other") else "unknown"
 
 
 def _job_description(text: str, *, required: bool) -> str:

@@ -3,15 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from server_thread import ServerThread
-
-from server.engine.args import EngineArgs
-
-
-def tiny_engine_args(path, **changes) -> EngineArgs:
-    args = EngineArgs(model=str(path), dtype="float32", device="cpu", num_kv_blocks=1024,
-                      max_num_batched_tokens=1024, max_num_seqs=32)
-    return args.replace(**changes)
+from server_thread import ServerThread, tiny_engine_args
 
 
 @pytest.fixture(scope="module")

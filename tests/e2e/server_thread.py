@@ -17,6 +17,13 @@ from server.engine.args import EngineArgs
 from server.engine.async_engine import AsyncEngine
 
 
+def tiny_engine_args(path, **changes) -> EngineArgs:
+    """Engine arguments for the tiny test models: fp32 on the CPU, a small KV pool."""
+    args = EngineArgs(model=str(path), dtype="float32", device="cpu", num_kv_blocks=1024,
+                      max_num_batched_tokens=1024, max_num_seqs=32)
+    return args.replace(**changes)
+
+
 class ServerThread:
     def __init__(self, engine_args: EngineArgs, config: ServerConfig | None = None) -> None:
         self.config = replace(config or ServerConfig(), port=0, metrics_port=0)

@@ -46,9 +46,9 @@ def test_screen_questions_health_info(server) -> None:
     resume = str(EXAMPLES / "resumes" / "carla_diaz.txt")
     screened = cli(server.target, "screen", "--jd", jd, resume, "--json")
     assert screened.returncode == 0, screened.stderr
-    answer = json.loads(screened.stdout)
-    answer = answer[0] if isinstance(answer, list) else answer
-    assert 0 <= int(answer.get("match_score", answer.get("matchScore", 0))) <= 100
+    [answer] = json.loads(screened.stdout)  # one entry per resume file
+    assert answer["file"].endswith("carla_diaz.txt")
+    assert 0 <= int(answer["result"]["match_score"]) <= 100
     questions = cli(server.target, "questions", resume, "--jd", jd, "-n", "5")
     assert questions.returncode == 0, questions.stderr
     assert "TECHNICAL" in questions.stdout.upper()

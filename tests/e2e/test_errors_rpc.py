@@ -7,9 +7,8 @@ import time
 
 import grpc
 import pytest
-from conftest import tiny_engine_args
 from rpc_helpers import rich
-from server_thread import ServerThread
+from server_thread import ServerThread, tiny_engine_args
 
 from hireserve.v1 import (
     common_pb2,

@@ -11,12 +11,11 @@ import time
 
 import grpc
 import pytest
-from conftest import tiny_engine_args
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
-from server_thread import ServerThread
+from server_thread import ServerThread, tiny_engine_args
 
 from hireserve.v1 import generation_pb2, generation_pb2_grpc
 from server.config import ServerConfig
@@ -98,7 +97,7 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tiny_chat) -> None:
         stub = generation_pb2_grpc.GenerationServiceStub(channel)
         stream = stub.Generate(generation_pb2.GenerateRequest(
             prompt="A long story:", max_tokens=1500, ignore_eos=True), timeout=120)
-        first = next(stream)
+        next(stream)  # the call is running
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         late = grpc.insecure_channel(f"127.0.0.1:{port}")
@@ -108,7 +107,6 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tiny_chat) -> None:
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         rest = list(stream)  # the call in flight finishes, whole
         assert rest[-1].usage.generated_tokens == 1500
-        assert first.text is not None
         assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:

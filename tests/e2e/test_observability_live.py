@@ -9,9 +9,8 @@ import subprocess
 import urllib.request
 
 import pytest
-from conftest import tiny_engine_args
 from prometheus_client.parser import text_string_to_metric_families
-from server_thread import ServerThread
+from server_thread import ServerThread, tiny_engine_args
 
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
 from server.audit import read_records, verify_inputs
