@@ -28,7 +28,7 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy scheduler server clients
+	$(VENV)/bin/mypy hireserve/scheduler hireserve/server hireserve/clients
 
 serve: install
 	$(VENV)/bin/hireserve serve --port $(PORT) --metrics-port $(METRICS_PORT)

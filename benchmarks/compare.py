@@ -132,9 +132,9 @@ def verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.serve import make_calls_workload, slo_from
-    from server.engine.tokenizer import Tokenizer
-    from server.models.source import resolve_model
-    from server.prompts import build_screen_messages
+    from hireserve.server.engine.tokenizer import Tokenizer
+    from hireserve.server.models.source import resolve_model
+    from hireserve.server.prompts import build_screen_messages
 
     args = build_parser().parse_args(argv)
     args.slo_e2e_ms = None

@@ -15,11 +15,11 @@ import time
 
 import torch
 
-from scheduler.output import ScheduledChunk, SchedulerOutput
-from scheduler.sequence import Sequence
-from server.engine.runner import ModelRunner
-from server.models.loader import load_model
-from server.models.source import DEFAULT_MODEL, resolve_model
+from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
+from hireserve.scheduler.sequence import Sequence
+from hireserve.server.engine.runner import ModelRunner
+from hireserve.server.models.loader import load_model
+from hireserve.server.models.source import DEFAULT_MODEL, resolve_model
 
 BLOCK_SIZE = 16
 

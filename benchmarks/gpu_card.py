@@ -31,7 +31,7 @@ import torch
 
 from benchmarks import gpu_probes as probes
 from benchmarks.stats import percentile
-from server.models.presets import QWEN25_YARN
+from hireserve.server.models.presets import QWEN25_YARN
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def dry_card(model_dir: Path) -> CardConfig:
 def write_tiny_qwen2(folder: Path) -> Path:
     """config.json of a tiny Qwen2 plus SmolLM2's tokenizer (the embedded GGUF's), enough for
     --load-format dummy."""
-    from server.engine.tokenizer import Tokenizer
-    from server.models.source import resolve_model
+    from hireserve.server.engine.tokenizer import Tokenizer
+    from hireserve.server.models.source import resolve_model
 
     tok = Tokenizer.from_source(resolve_model("default"))
     config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
@@ -97,7 +97,7 @@ def prefill_flops(n: int, params: int, layers: int, heads: int, head_dim: int) -
 
 
 def ours(cfg: CardConfig, bandwidth: float, flops: float) -> dict[str, Any]:
-    from server.engine import LLM
+    from hireserve.server.engine import LLM
 
     kv = {} if cfg.device.type == "cuda" else {"kv_cache_memory": "256MiB"}
     llm = LLM(cfg.model, load_format="dummy", dtype=str(cfg.dtype).removeprefix("torch."),
@@ -133,7 +133,7 @@ def ours(cfg: CardConfig, bandwidth: float, flops: float) -> dict[str, Any]:
 def transformers_baseline(cfg: CardConfig, bandwidth: float, flops: float) -> dict[str, Any]:
     from transformers import AutoConfig, AutoModelForCausalLM, Qwen2Config
 
-    from server.models.presets import QWEN25_7B_INSTRUCT as Q
+    from hireserve.server.models.presets import QWEN25_7B_INSTRUCT as Q
 
     if Path(cfg.model).is_dir():
         hf_config = AutoConfig.from_pretrained(cfg.model)

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from server.engine import SamplingParams
+from hireserve.server.engine import SamplingParams
 
 
 def sync(device: torch.device) -> None:

@@ -35,7 +35,7 @@ def load_hf_model(model: str, dtype: torch.dtype = torch.float32,
     """The same checkpoint the server loads: "default" (the embedded GGUF) or an HF directory."""
     from transformers import AutoModelForCausalLM
 
-    from server.models.source import SourceKind, resolve_model
+    from hireserve.server.models.source import SourceKind, resolve_model
 
     source = resolve_model(model)
     if source.path is None:

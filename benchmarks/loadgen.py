@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from benchmarks.stats import RequestRecord
-from clients.aio import AsyncHireClient
-from clients.errors import HireError
-from clients.retry import NO_RETRY
+from hireserve.clients.aio import AsyncHireClient
+from hireserve.clients.errors import HireError
+from hireserve.clients.retry import NO_RETRY
 
 Api = Literal["generate", "screen", "screen-batch"]
 Arrival = Literal["poisson", "gamma"]
@@ -141,7 +141,7 @@ async def run_load(target: str, calls: Sequence[Call], api: Api, shape: LoadShap
     """Sends calls (cycled when `num_requests` exceeds them) in the given shape.
     -> (records, duration from first send to last completion, calls sent). Failures are
     recorded, never retried (a retry would hide overload)."""
-    from clients.retry import Deadlines
+    from hireserve.clients.retry import Deadlines
 
     total = shape.num_requests if shape.num_requests is not None else (
         len(calls) if shape.duration is None else 10**9)

@@ -18,7 +18,7 @@ def build_calls(workload: Workload, api: Api, *, max_tokens: int,
     """generate: the screening chat messages (job description first, then the resume) with a
     fixed output length. screen: one call per resume. screen-batch: resumes of one job in
     calls of `batch_size`."""
-    from server.prompts import build_screen_messages  # stdlib-only module, no torch
+    from hireserve.server.prompts import build_screen_messages  # stdlib-only module, no torch
 
     if api == "generate":
         return [Call(messages=build_screen_messages(job.text, resume.text, job.language),

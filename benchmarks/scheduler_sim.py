@@ -24,11 +24,11 @@ from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from scheduler.config import SchedulerConfig
-from scheduler.cost_model import StepCostModel, StepShape
-from scheduler.output import SchedulerOutput
-from scheduler.scheduler import Scheduler
-from scheduler.sequence import Sequence, StopCriteria
+from hireserve.scheduler.config import SchedulerConfig
+from hireserve.scheduler.cost_model import StepCostModel, StepShape
+from hireserve.scheduler.output import SchedulerOutput
+from hireserve.scheduler.scheduler import Scheduler
+from hireserve.scheduler.sequence import Sequence, StopCriteria
 
 DATE = "2026-11-25"
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -45,8 +45,8 @@ def make_calls_workload(args: argparse.Namespace, count_model: str | None):  # t
     count = None
     if count_model:
         try:  # the tokenizer needs the server extra; the light client install estimates
-            from server.engine.tokenizer import Tokenizer
-            from server.models.source import resolve_model
+            from hireserve.server.engine.tokenizer import Tokenizer
+            from hireserve.server.models.source import resolve_model
         except ImportError:
             Tokenizer = None  # type: ignore[assignment,misc]
         if Tokenizer is not None:

@@ -36,7 +36,7 @@ class ServerProcess:
                  env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
-        self.argv = [sys.executable, "-m", "clients.cli", "serve", *serve_args,
+        self.argv = [sys.executable, "-m", "hireserve.clients.cli", "serve", *serve_args,
                      "--host", "127.0.0.1", "--port", str(self.port),
                      "--metrics-port", str(self.metrics_port)]
         self.startup_timeout = startup_timeout
@@ -61,8 +61,8 @@ class ServerProcess:
         return self
 
     async def _wait_serving(self) -> None:
-        from clients.aio import AsyncHireClient
-        from clients.errors import HireError
+        from hireserve.clients.aio import AsyncHireClient
+        from hireserve.clients.errors import HireError
 
         deadline = time.monotonic() + self.startup_timeout
         async with AsyncHireClient(self.target) as client:

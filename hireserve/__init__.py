@@ -1,6 +1,8 @@
-"""hireserve: generated gRPC stubs of the public contract (``hireserve.v1``).
+"""hireserve: one namespace for the whole project.
 
-Installs without torch: an HR service needs only grpcio and protobuf to call the server.
+``hireserve.v1`` (generated stubs) and ``hireserve.clients`` need only grpcio and protobuf, so an
+HR service can install the client without torch; ``hireserve.server`` (the serving process) and
+``hireserve.scheduler`` (pure Python) come with the ``server`` extra's dependencies.
 """
 
 __version__ = "0.1.0"

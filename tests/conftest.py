@@ -40,8 +40,8 @@ def _save_tiny_llama(directory: Path, *, vocab_size: int, max_positions: int, se
 
 @pytest.fixture(scope="session")
 def smollm2_tokenizer():
-    from server.engine.tokenizer import Tokenizer
-    from server.models.source import resolve_model
+    from hireserve.server.engine.tokenizer import Tokenizer
+    from hireserve.server.models.source import resolve_model
 
     return Tokenizer.from_source(resolve_model("default"))
 

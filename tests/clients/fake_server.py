@@ -71,7 +71,7 @@ def score(jd: str, resume_text: str) -> int:
 
 
 def read_text(doc: common_pb2.Document, field_name: str) -> tuple[str, str, int]:
-    """(text, format, pages), or Reject with a field violation, like server/documents."""
+    """(text, format, pages), or Reject with a field violation, like hireserve/server/documents."""
     if doc.WhichOneof("content") == "text":
         return doc.text, "text", 0
     data = doc.data

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clients.documents import document_from_file
+from hireserve.clients.documents import document_from_file
 from tests.clients.conftest import REPO
 from tests.clients.fake_server import FakeServer, read_text, score
 
@@ -21,7 +21,7 @@ def cli(*args: str, target: str | None = None) -> subprocess.CompletedProcess[st
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIRESERVE_")}
     env["COLUMNS"] = "120"
     extra = ["--target", target] if target else []
-    argv = [PYTHON, "-m", "clients.cli", *args[:1], *extra, *args[1:]]
+    argv = [PYTHON, "-m", "hireserve.clients.cli", *args[:1], *extra, *args[1:]]
     return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -32,10 +32,11 @@ def expected_score(jd: Path, resume: Path) -> int:
 
 
 def test_parser_needs_no_torch() -> None:
-    code = ("import sys, clients.cli as c; p = c.build_parser(); "
+    code = ("import sys, hireserve.clients.cli as c; p = c.build_parser(); "
             "p.parse_args(['rank', '--jd', 'x', 'd']); "
             "assert 'torch' not in sys.modules, 'torch imported'; "
-            "import clients.client, clients.aio, clients.rank, clients.commands; "
+            "import hireserve.clients.client, hireserve.clients.aio, hireserve.clients.rank, "
+            "hireserve.clients.commands; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([PYTHON, "-c", code], cwd=REPO, capture_output=True, text=True,
                           timeout=60)

@@ -9,9 +9,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clients.aio import AsyncHireClient
-from clients.errors import HireError
-from clients.retry import RetryPolicy
+from hireserve.clients.aio import AsyncHireClient
+from hireserve.clients.errors import HireError
+from hireserve.clients.retry import RetryPolicy
 from hireserve.v1 import screening_pb2
 from tests.clients.fake_server import FakeServer, rich_status, score
 
@@ -89,7 +89,7 @@ def test_retry_info_honoured_then_gives_up(fake: FakeServer) -> None:
 
 def test_stream_error_after_first_message_is_not_retried() -> None:
     """A stream the caller has partly read is never replayed: the error surfaces as is."""
-    from clients.errors import HireError as Err
+    from hireserve.clients.errors import HireError as Err
 
     class FailingCall:
         def __init__(self) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clients.client import HireClient
-from clients.errors import HireError
-from clients.retry import RetryPolicy
+from hireserve.clients.client import HireClient
+from hireserve.clients.errors import HireError
+from hireserve.clients.retry import RetryPolicy
 from hireserve.v1 import common_pb2, screening_pb2
 from tests.clients.fake_server import FakeServer, rich_status, score
 
@@ -34,7 +34,7 @@ def test_screen_text_and_path(fake: FakeServer, tmp_path: Path) -> None:
 
 
 def test_document_from_path_sets_filename_and_media_type(tmp_path: Path) -> None:
-    from clients.documents import to_document
+    from hireserve.clients.documents import to_document
 
     pdf = tmp_path / "cv.PDF"
     pdf.write_bytes(b"%PDF-1.4 ...")

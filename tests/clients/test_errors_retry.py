@@ -9,8 +9,8 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from clients.errors import FieldViolation, HireError
-from clients.retry import RetryPolicy
+from hireserve.clients.errors import FieldViolation, HireError
+from hireserve.clients.retry import RetryPolicy
 from tests.clients.fake_server import rich_status
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import grpc
 
-from clients.client import HireClient
-from clients.rank import chunks, screen_folder
-from clients.retry import RetryPolicy
+from hireserve.clients.client import HireClient
+from hireserve.clients.rank import chunks, screen_folder
+from hireserve.clients.retry import RetryPolicy
 from hireserve.v1 import common_pb2
 from tests.clients.fake_server import FakeServer, rich_status, score
 

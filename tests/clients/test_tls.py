@@ -9,10 +9,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clients.channel import TlsConfig
-from clients.client import HireClient
-from clients.errors import HireError
-from clients.retry import NO_RETRY
+from hireserve.clients.channel import TlsConfig
+from hireserve.clients.client import HireClient
+from hireserve.clients.errors import HireError
+from hireserve.clients.retry import NO_RETRY
 from tests.clients.fake_server import FakeServer
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")

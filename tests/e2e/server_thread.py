@@ -11,10 +11,10 @@ from typing import Any
 
 import grpc
 
-from server.app import HireServer
-from server.config import ServerConfig
-from server.engine.args import EngineArgs
-from server.engine.async_engine import AsyncEngine
+from hireserve.server.app import HireServer
+from hireserve.server.config import ServerConfig
+from hireserve.server.engine.args import EngineArgs
+from hireserve.server.engine.async_engine import AsyncEngine
 
 
 def tiny_engine_args(path, **changes) -> EngineArgs:

@@ -16,7 +16,7 @@ EXAMPLES = REPO / "examples"
 def cli(target: str, *args: str) -> subprocess.CompletedProcess[str]:
     command, rest = args[0], args[1:]
     return subprocess.run(
-        [sys.executable, "-m", "clients.cli", command, "--target", target, *rest],
+        [sys.executable, "-m", "hireserve.clients.cli", command, "--target", target, *rest],
         cwd=REPO, capture_output=True, text=True, timeout=600,
         env={"COLUMNS": "140", "PATH": "/usr/bin:/bin"},
     )

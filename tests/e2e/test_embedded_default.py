@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from server_thread import ServerThread
 
+from hireserve.server.engine.args import EngineArgs
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
-from server.engine.args import EngineArgs
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ import pytest
 from rpc_helpers import rich
 from server_thread import ServerThread, tiny_engine_args
 
+from hireserve.server.config import ServerConfig
 from hireserve.v1 import (
     common_pb2,
     generation_pb2,
@@ -17,7 +18,6 @@ from hireserve.v1 import (
     screening_pb2,
     screening_pb2_grpc,
 )
-from server.config import ServerConfig
 
 
 def _gen(server) -> generation_pb2_grpc.GenerationServiceStub:

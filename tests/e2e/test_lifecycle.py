@@ -17,8 +17,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 from server_thread import ServerThread, tiny_engine_args
 
+from hireserve.server.config import ServerConfig
 from hireserve.v1 import generation_pb2, generation_pb2_grpc
-from server.config import ServerConfig
 
 SERVICES = ("hireserve.v1.ScreeningService", "hireserve.v1.GenerationService")
 
@@ -81,7 +81,7 @@ def _free_port() -> int:
 def test_sigterm_drains_in_flight_calls_and_exits_zero(tiny_chat) -> None:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "clients.cli", "serve", "--model", str(tiny_chat),
+        [sys.executable, "-m", "hireserve.clients.cli", "serve", "--model", str(tiny_chat),
          "--port", str(port), "--metrics-port", "0", "--num-kv-blocks", "512",
          "--grace-period", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from server_thread import ServerThread, tiny_engine_args
 
+from hireserve.server.audit import read_records, verify_inputs
+from hireserve.server.config import ServerConfig
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
-from server.audit import read_records, verify_inputs
-from server.config import ServerConfig
 
 JD = "Data engineer: Python, Spark, Airflow."
 RESUMES = [f"Candidate {i}: 6 years of Python and Spark pipelines; Airflow at Corp {i}."

@@ -11,8 +11,8 @@ import pytest
 from doc_factory import DEJAVU, make_docx, make_pdf
 from rpc_helpers import rich, status_fields
 
+from hireserve.server.prompts import questions_v1, screen_v1
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
-from server.prompts import questions_v1, screen_v1
 
 JD = "Backend engineer: Rust, PostgreSQL, Kubernetes. Five years of experience."
 RESUME = "Jane Doe\nSenior engineer, 8 years of Rust and PostgreSQL at Acme; led a team of 4."

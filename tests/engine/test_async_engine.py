@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from scheduler.errors import PromptTooLongError, QueueFullError
-from server.engine import AsyncEngine, EngineArgs, SamplingParams
-from server.engine.async_engine import EngineDeadError
+from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
+from hireserve.server.engine import AsyncEngine, EngineArgs, SamplingParams
+from hireserve.server.engine.async_engine import EngineDeadError
 
 LONG = SamplingParams(temperature=0.0, max_tokens=2000, ignore_eos=True)
 

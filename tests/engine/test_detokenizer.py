@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.engine.detokenizer import IncrementalDetokenizer
-from server.engine.tokenizer import Tokenizer
-from server.models.source import resolve_model
+from hireserve.server.engine.detokenizer import IncrementalDetokenizer
+from hireserve.server.engine.tokenizer import Tokenizer
+from hireserve.server.models.source import resolve_model
 
 TEXTS = {
     "chinese": "候选人拥有八年后端开发经验，精通分布式系统与数据库优化。",

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from server.engine import LLM, SamplingParams
+from hireserve.server.engine import LLM, SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
 

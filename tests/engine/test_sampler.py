@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import RepetitionPenaltyLogitsProcessor
 
-from server.layers.sampler import (
+from hireserve.server.layers.sampler import (
     Sampler,
     SamplingTensors,
     apply_repetition_penalty,

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from server.engine import LLM, SamplingParams
-from server.prompts import (
+from hireserve.server.engine import LLM, SamplingParams
+from hireserve.server.prompts import (
     QuestionMix,
     build_screen_messages,
     parse_questions_result,
@@ -16,7 +16,7 @@ from server.prompts import (
     questions_schema,
     screen_schema,
 )
-from server.prompts.budget import worst_case_tokens
+from hireserve.server.prompts.budget import worst_case_tokens
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 import tiktoken
 from transformers import PreTrainedTokenizerFast
 
-from server.engine.qwen_tokenizer import load_ranks, tiktoken_file
-from server.engine.tokenizer import Tokenizer
-from server.models.source import embedded_gguf_path, resolve_model
+from hireserve.server.engine.qwen_tokenizer import load_ranks, tiktoken_file
+from hireserve.server.engine.tokenizer import Tokenizer
+from hireserve.server.models.source import embedded_gguf_path, resolve_model
 
 # Qwen's published split pattern, written out here so the preset's copy is checked against it.
 QWEN_PATTERN = (

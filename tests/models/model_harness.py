@@ -9,12 +9,12 @@ from typing import Any
 
 import torch
 
-from scheduler.output import ScheduledChunk, SchedulerOutput
-from scheduler.sequence import Sequence
-from server.engine.runner import ModelRunner
-from server.layers.attention.metadata import forward_context
-from server.models.loader import load_model
-from server.models.source import resolve_model
+from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
+from hireserve.scheduler.sequence import Sequence
+from hireserve.server.engine.runner import ModelRunner
+from hireserve.server.layers.attention.metadata import forward_context
+from hireserve.server.models.loader import load_model
+from hireserve.server.models.source import resolve_model
 
 TINY = dict(
     vocab_size=512,

@@ -7,8 +7,8 @@ import importlib.util
 import pytest
 import torch
 
-from server.layers.attention.backend import select_backend
-from server.layers.attention.metadata import AttentionMetadata
+from hireserve.server.layers.attention.backend import select_backend
+from hireserve.server.layers.attention.metadata import AttentionMetadata
 
 pytestmark = [
     pytest.mark.gpu,

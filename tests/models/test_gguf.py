@@ -9,8 +9,8 @@ import torch
 from model_harness import Harness
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from server.models.gguf_loader import unpermute_rows
-from server.models.source import embedded_gguf_path
+from hireserve.server.models.gguf_loader import unpermute_rows
+from hireserve.server.models.source import embedded_gguf_path
 
 PROMPT = "<|im_start|>user\nWrite three sentences about the sea.<|im_end|>\n<|im_start|>assistant\n"
 NEW_TOKENS = 32

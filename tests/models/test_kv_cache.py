@@ -6,11 +6,11 @@ import pytest
 import torch
 from model_harness import TINY, TinyCheckpoint
 
-from server.engine.kv_cache import KVCache, bytes_per_token, num_blocks_for
-from server.engine.runner import ModelRunner
-from server.models.loader import load_model
-from server.models.presets import QWEN25_7B_INSTRUCT
-from server.models.source import resolve_model
+from hireserve.server.engine.kv_cache import KVCache, bytes_per_token, num_blocks_for
+from hireserve.server.engine.runner import ModelRunner
+from hireserve.server.models.loader import load_model
+from hireserve.server.models.presets import QWEN25_7B_INSTRUCT
+from hireserve.server.models.source import resolve_model
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -10,11 +10,11 @@ import pytest
 import torch
 from model_harness import TinyCheckpoint
 
-from server.models import loader
-from server.models.config import ModelConfig
-from server.models.loader import build_model, load_model
-from server.models.presets import QWEN25_7B_INSTRUCT, QWEN25_YARN
-from server.models.source import ModelSource, SourceKind, resolve_model
+from hireserve.server.models import loader
+from hireserve.server.models.config import ModelConfig
+from hireserve.server.models.loader import build_model, load_model
+from hireserve.server.models.presets import QWEN25_7B_INSTRUCT, QWEN25_YARN
+from hireserve.server.models.source import ModelSource, SourceKind, resolve_model
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from model_harness import Harness, TinyCheckpoint, random_tokens
 
-from server.layers.attention import torch_backend
+from hireserve.server.layers.attention import torch_backend
 
 ATOL = 1e-4
 

@@ -7,8 +7,8 @@ import torch
 from transformers import Qwen2Config
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-from server.layers.rotary import rope_parameters
-from server.models.presets import QWEN25_YARN
+from hireserve.server.layers.rotary import rope_parameters
+from hireserve.server.models.presets import QWEN25_YARN
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from model_harness import Harness, TinyCheckpoint, random_tokens
 
-from server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.sampling_params import SamplingParams
 
 
 def test_execute_samples_only_sampling_chunks_and_greedy_is_argmax(

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 import torch
 
-from server import audit
-from server.audit import (
+from hireserve.server import audit
+from hireserve.server.audit import (
     AuditLog,
     AuditLogCorrupt,
     checkpoint_fingerprint,
@@ -23,7 +23,7 @@ from server.audit import (
     verify_inputs,
     weights_fingerprint,
 )
-from server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.sampling_params import SamplingParams
 
 RESUME = "Ada Lovelace\nada@example.org, +44 20 7946 0000\nAnalytical Engine, 1843 — Notes G"
 JOB = "Senior engineer: compilers, numerical methods, 5+ years."

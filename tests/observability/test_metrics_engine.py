@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from server.engine.outputs import RequestMetrics, RequestOutput
-from server.metrics import Metrics
+from hireserve.server.engine.outputs import RequestMetrics, RequestOutput
+from hireserve.server.metrics import Metrics
 from tests.observability.helpers import bucket_counts, value
 
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from server.engine.args import EngineArgs
-from server.engine.llm_engine import LLMEngine
-from server.engine.sampling_params import SamplingParams
-from server.metrics import Metrics
+from hireserve.server.engine.args import EngineArgs
+from hireserve.server.engine.llm_engine import LLMEngine
+from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.metrics import Metrics
 from tests.observability.helpers import value
 
 MAX_TOKENS = 5

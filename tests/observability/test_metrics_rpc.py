@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hireserve.server.metrics import Metrics, split_method
+from hireserve.server.service.rpc import ServiceState, _Call
 from hireserve.v1 import generation_pb2, screening_pb2
-from server.metrics import Metrics, split_method
-from server.service.rpc import ServiceState, _Call
 from tests.observability.helpers import bucket_counts, family_names, value
 
 SCREENING = screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from server.engine.parallel.protocol import (
+from hireserve.server.engine.parallel.protocol import (
     SHUTDOWN,
     STEP,
     StepTensors,
@@ -14,7 +14,7 @@ from server.engine.parallel.protocol import (
     payload_length,
     unpack_step,
 )
-from server.layers.attention.metadata import AttentionMetadata
+from hireserve.server.layers.attention.metadata import AttentionMetadata
 
 
 def test_step_round_trip() -> None:

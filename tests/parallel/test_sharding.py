@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import pytest
 import torch
 
-from server.layers import embed_head, linear
-from server.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
-from server.layers.linear import (
+from hireserve.server.layers import embed_head, linear
+from hireserve.server.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
+from hireserve.server.layers.linear import (
     ColumnParallelLinear,
     MergedColumnParallelLinear,
     QKVParallelLinear,
@@ -24,8 +24,13 @@ from server.layers.linear import (
     load_into,
     local_kv_heads,
 )
-from server.models.loader import build_model, checkpoint_shapes, dummy_weights, load_weights
-from server.models.presets import QWEN25_7B_INSTRUCT
+from hireserve.server.models.loader import (
+    build_model,
+    checkpoint_shapes,
+    dummy_weights,
+    load_weights,
+)
+from hireserve.server.models.presets import QWEN25_7B_INSTRUCT
 
 
 @contextmanager

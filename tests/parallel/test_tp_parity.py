@@ -12,9 +12,9 @@ import torch
 import torch.distributed as dist
 from tp_harness import VOCAB, Checkpoint, running_llm
 
-from scheduler.output import ScheduledChunk, SchedulerOutput
-from scheduler.sequence import Sequence
-from server.engine import SamplingParams
+from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
+from hireserve.scheduler.sequence import Sequence
+from hireserve.server.engine import SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=10, ignore_eos=True)
 BLOCK = 4

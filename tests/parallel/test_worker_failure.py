@@ -15,9 +15,9 @@ import pytest
 import torch.distributed as dist
 from tp_harness import ENGINE_ARGS, Checkpoint, running_llm
 
-from server.engine import SamplingParams
-from server.engine.parallel import WorkerDiedError
-from server.engine.parallel import workers as tp_workers
+from hireserve.server.engine import SamplingParams
+from hireserve.server.engine.parallel import WorkerDiedError
+from hireserve.server.engine.parallel import workers as tp_workers
 
 PROMPTS = [[5 + i, 17, 42 + i, 99, 7] for i in range(4)]
 SHORT = SamplingParams(temperature=0.0, max_tokens=2, ignore_eos=True)
@@ -66,7 +66,7 @@ def test_worker_killed_inside_a_collective(qwen2_kv4: Checkpoint) -> None:
 
 _RANK0 = """
 import os, signal, sys
-from server.engine import LLM
+from hireserve.server.engine import LLM
 
 if __name__ == "__main__":
     llm = LLM(sys.argv[1], tensor_parallel_size=2, **{args!r})

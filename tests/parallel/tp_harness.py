@@ -59,7 +59,7 @@ ENGINE_ARGS = dict(
 def running_llm(path: Path, tp: int, **overrides: Any) -> Iterator[Any]:
     """An offline LLM at TP `tp`; its workers are stopped and the process group destroyed
     on the way out, whatever happened, so the next test can start another group."""
-    from server.engine import LLM
+    from hireserve.server.engine import LLM
 
     llm = LLM(str(path), tensor_parallel_size=tp, **{**ENGINE_ARGS, **overrides})
     try:

@@ -10,8 +10,8 @@ import pytest
 import torch
 import xgrammar as xg
 
-from server.prompts import GRAMMAR_OPTIONS, questions_schema, screen_schema
-from server.prompts.budget import fit_schema, text_field, worst_case_tokens
+from hireserve.server.prompts import GRAMMAR_OPTIONS, questions_schema, screen_schema
+from hireserve.server.prompts.budget import fit_schema, text_field, worst_case_tokens
 
 # One character per token (the worst case for a budget): ASCII, JSON punctuation, a backslash,
 # a tab, multi-byte letters; plus an end token.
@@ -87,7 +87,7 @@ def test_unbounded_strings_are_refused() -> None:
 
 def test_bitmask_layout_matches_the_sampler() -> None:
     # The sampler unpacks xgrammar's bitmask itself: the layouts must agree.
-    from server.layers.sampler import unpack_bitmask
+    from hireserve.server.layers.sampler import unpack_bitmask
 
     grammar = _compile(screen_schema(0.125))
     matcher = xg.GrammarMatcher(grammar)

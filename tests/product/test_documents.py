@@ -9,7 +9,7 @@ import pytest
 from doc_factory import DEJAVU, make_docx, make_pdf
 from pypdf import PdfReader, PdfWriter
 
-from server.documents import DocumentError, DocumentLimits, read_document
+from hireserve.server.documents import DocumentError, DocumentLimits, read_document
 
 PDF = "application/pdf"
 RESUME_LINES = ["Jane Doe", "Senior Rust engineer, 8 years", "Kubernetes and Postgres"]

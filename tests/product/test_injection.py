@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.injection import MAX_PHRASE_CHARS, find_injections, injection_red_flags
+from hireserve.server.injection import MAX_PHRASE_CHARS, find_injections, injection_red_flags
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import xgrammar as xg
 from xgrammar.testing import _is_grammar_accept_string as grammar_accepts
 
-from server.prompts import (
+from hireserve.server.prompts import (
     GRAMMAR_OPTIONS,
     AnswerError,
     QuestionMix,
@@ -26,7 +26,7 @@ from server.prompts import (
     screen_schema,
     screen_v1,
 )
-from server.prompts.fence import RESUME_BEGIN, RESUME_END
+from hireserve.server.prompts.fence import RESUME_BEGIN, RESUME_END
 
 
 def common_prefix_length(a: str, b: str) -> int:
@@ -53,7 +53,7 @@ def render(messages: list[dict[str, str]]) -> str:
 
 def render_with_engine_template(messages: list[dict[str, str]]) -> str | None:
     try:
-        from server.engine.qwen_tokenizer import CHAT_TEMPLATE
+        from hireserve.server.engine.qwen_tokenizer import CHAT_TEMPLATE
     except Exception:  # the engine is built in parallel; the ChatML check above still runs
         return None
     env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)

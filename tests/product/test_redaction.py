@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.redaction import redact
+from hireserve.server.redaction import redact
 
 ENGLISH = """Jane Q. Doe | jane.doe@example.com | +1 (415) 555-0100
 linkedin.com/in/janedoe  https://github.com/jdoe  www.janedoe.dev
@@ -105,7 +105,7 @@ def test_repr_has_counts_not_values() -> None:
 
 
 def test_unlabelled_gender_and_marital_status_are_redacted() -> None:
-    from server.redaction import redact
+    from hireserve.server.redaction import redact
 
     result = redact("Jane Doe\nFemale, 34 years old, married (she/her).\nBuilt single sign-on.")
     assert result.counts["gender"] == 2 and result.counts["marital_status"] == 1

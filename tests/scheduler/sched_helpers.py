@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from scheduler.config import SchedulerConfig
-from scheduler.output import SchedulerOutput, SequenceUpdate
-from scheduler.scheduler import Scheduler
-from scheduler.sequence import Sequence, StopCriteria
+from hireserve.scheduler.config import SchedulerConfig
+from hireserve.scheduler.output import SchedulerOutput, SequenceUpdate
+from hireserve.scheduler.scheduler import Scheduler
+from hireserve.scheduler.sequence import Sequence, StopCriteria
 
 _tok = itertools.count(1000)
 

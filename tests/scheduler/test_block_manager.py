@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scheduler.block_manager import BlockManager
-from scheduler.sequence import Sequence
+from hireserve.scheduler.block_manager import BlockManager
+from hireserve.scheduler.sequence import Sequence
 
 
 def computed(bm: BlockManager, tokens: list[int]) -> Sequence:

@@ -6,8 +6,8 @@ import random
 
 from sched_helpers import config, make_seq
 
-from scheduler.cost_model import StepCostModel, StepShape
-from scheduler.scheduler import Scheduler
+from hireserve.scheduler.cost_model import StepCostModel, StepShape
+from hireserve.scheduler.scheduler import Scheduler
 
 
 def true_time(coef: tuple[float, float, float, float], chunks: list[tuple[int, int]]) -> float:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sched_helpers import config, drain, make_seq, step
 
-from scheduler.config import SchedulerConfig
-from scheduler.errors import PromptTooLongError, QueueFullError
-from scheduler.scheduler import Scheduler
-from scheduler.sequence import FinishReason, SequenceStatus, StopCriteria
+from hireserve.scheduler.config import SchedulerConfig
+from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
+from hireserve.scheduler.scheduler import Scheduler
+from hireserve.scheduler.sequence import FinishReason, SequenceStatus, StopCriteria
 
 
 def test_prompt_longer_than_the_model_context_is_rejected() -> None:

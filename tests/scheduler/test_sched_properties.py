@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sched_helpers import KVChecker
 
-from scheduler.block_manager import chained_hash
-from scheduler.config import SchedulerConfig
-from scheduler.cost_model import StepCostModel
-from scheduler.errors import PromptTooLongError, QueueFullError
-from scheduler.scheduler import Scheduler
-from scheduler.sequence import Sequence, SequenceStatus, StopCriteria
+from hireserve.scheduler.block_manager import chained_hash
+from hireserve.scheduler.config import SchedulerConfig
+from hireserve.scheduler.cost_model import StepCostModel
+from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
+from hireserve.scheduler.scheduler import Scheduler
+from hireserve.scheduler.sequence import Sequence, SequenceStatus, StopCriteria
 
 MAX_MODEL_LEN = 40
 EOS = 3

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sched_helpers import KVChecker, config, drain, fresh_tokens, make_seq, step
 
-from scheduler.scheduler import Scheduler
-from scheduler.sequence import SequenceStatus
+from hireserve.scheduler.scheduler import Scheduler
+from hireserve.scheduler.sequence import SequenceStatus
 
 
 def test_budget_limits_a_step_and_the_last_prompt_is_chunked() -> None:

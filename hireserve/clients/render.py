@@ -1,0 +1,110 @@
+"""Human output (rich) and JSON-ready dicts for the CLI. Nothing here talks to a server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from hireserve.clients.errors import HireError
+from hireserve.v1 import generation_pb2, screening_pb2
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    """Every field, with proto names and enum names (what `--json` prints)."""
+    result: dict[str, Any] = json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    return result
+
+
+def error_dict(error: HireError) -> dict[str, Any]:
+    return {
+        "code": error.code.name,
+        "message": error.message,
+        "field_violations": [{"field": v.field, "description": v.description}
+                             for v in error.field_violations],
+        "retry_delay_s": error.retry_delay,
+    }
+
+
+def score_style(score: int) -> str:
+    return "green" if score >= 75 else "yellow" if score >= 50 else "red"
+
+
+def _bullets(title: str, items: list[str], style: str = "") -> Text:
+    text = Text(f"{title}: ", style="bold")
+    text.append(", ".join(items) if items else "none", style=style)
+    return text
+
+
+def _usage_line(model: str, prompt_version: str, usage: Any, document: Any) -> Text:
+    doc = f"{document.format}" + (f", {document.pages} pages" if document.pages else "")
+    return Text(
+        f"{model} · {prompt_version} · {usage.prompt_tokens} prompt tokens "
+        f"({usage.cached_prompt_tokens} cached), {usage.generated_tokens} generated · {doc}",
+        style="dim",
+    )
+
+
+def _redaction_name(category: screening_pb2.RedactionCategory) -> str:
+    name = str(screening_pb2.RedactionCategory.Name(category))
+    return name.removeprefix("REDACTION_CATEGORY_").lower()
+
+
+def screen_panel(name: str, r: screening_pb2.ScreenResponse) -> Panel:
+    parts: list[Any] = [
+        Text(r.summary),
+        Text(""),
+        _bullets("Skills matched", list(r.skills_matched), "green"),
+        _bullets("Skills missing", list(r.skills_missing), "yellow"),
+        Text.assemble(("Experience: ", "bold"), r.experience_evaluation),
+    ]
+    if r.red_flags:
+        parts.append(Text("Red flags:", style="bold red"))
+        parts += [Text(f"  • {flag}", style="red") for flag in r.red_flags]
+    if r.redactions:
+        counts = ", ".join(f"{_redaction_name(c.category)} {c.count}" for c in r.redactions)
+        parts.append(Text(f"Redacted: {counts}", style="dim"))
+    parts.append(_usage_line(r.model, r.prompt_version, r.usage, r.document))
+    title = Text.assemble((name, "bold"), "  score ",
+                          (f"{r.match_score}/100", f"bold {score_style(r.match_score)}"))
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def questions_panel(name: str, r: screening_pb2.GenerateQuestionsResponse) -> Panel:
+    table = Table(show_header=True, header_style="bold", expand=True, box=None)
+    table.add_column("#", width=3)
+    table.add_column("Type", width=12)
+    table.add_column("Question", ratio=3)
+    table.add_column("Probes", ratio=1)
+    for i, q in enumerate(r.questions, 1):
+        kind = screening_pb2.QuestionType.Name(q.type).removeprefix("QUESTION_TYPE_").lower()
+        table.add_row(str(i), kind, q.question, q.probes)
+    footer = _usage_line(r.model, r.prompt_version, r.usage, r.document)
+    return Panel(Group(table, footer), title=Text(name, style="bold"), title_align="left")
+
+
+def model_info_table(info: generation_pb2.GetModelInfoResponse) -> Table:
+    table = Table(show_header=False, box=None)
+    for key, value in to_dict(info).items():
+        table.add_row(Text(key, style="bold"), str(value))
+    return table
+
+
+def health_name(response: health_pb2.HealthCheckResponse) -> str:
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)

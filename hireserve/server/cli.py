@@ -1,0 +1,117 @@
+"""`hireserve serve`: flags for the server and the engine, then run until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+from hireserve.server.config import ServerConfig
+from hireserve.server.engine.args import EngineArgs
+
+ENGINE_DEFAULTS = EngineArgs()
+SERVER_DEFAULTS = ServerConfig()
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    d, s = ENGINE_DEFAULTS, SERVER_DEFAULTS
+    g = p.add_argument_group("server")
+    g.add_argument("--host", default=s.host, help="address to bind (default %(default)s)")
+    g.add_argument("--port", type=int, default=s.port, help="gRPC port (default %(default)s)")
+    g.add_argument("--metrics-port", type=int, default=s.metrics_port,
+                   help="Prometheus /metrics port, 0 disables (default %(default)s)")
+    g.add_argument("--metrics-host", default=s.metrics_host,
+                   help="address of the /metrics endpoint (default %(default)s)")
+    g.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
+    g.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    g.add_argument("--tls-client-ca", type=Path,
+                   help="PEM CA bundle: clients must present a certificate it signed (mTLS)")
+    g.add_argument("--token-file", type=Path,
+                   help="file holding a bearer token; calls without it get UNAUTHENTICATED")
+    g.add_argument("--max-message-mib", type=int, default=s.max_message_bytes // 2**20,
+                   help="largest request in MiB (default %(default)s; fits a 20 MiB PDF)")
+    g.add_argument("--grace-period", type=float, default=s.grace_period_s,
+                   help="seconds calls in flight get to finish after SIGTERM "
+                        "(default %(default)s)")
+    g.add_argument("--audit-log", type=Path,
+                   help="append one JSON line per decision to this file (off by default); "
+                        "see docs/audit.md")
+    g.add_argument("--audit-fsync", choices=["record", "batch"], default=s.audit_fsync,
+                   help="fsync each record, or every 64 records / 1 s (default %(default)s)")
+    g.add_argument("--log-level", default="INFO", help="default %(default)s")
+
+    e = p.add_argument_group("engine")
+    e.add_argument("--model", default=d.model,
+                   help="Hugging Face directory, .gguf file, preset (qwen2.5-7b-instruct) or "
+                        "'default' (embedded SmolLM2-135M-Instruct)")
+    e.add_argument("--load-format", default=d.load_format, choices=["auto", "dummy"],
+                   help="dummy: random weights of the real shape (benchmarks)")
+    e.add_argument("--dtype", default=d.dtype,
+                   help="auto (bf16 on CUDA, fp32 on CPU), bfloat16, float16, float32")
+    e.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
+    e.add_argument("--attention-backend", default=d.attention_backend,
+                   choices=["auto", "torch", "flash_attn"])
+    e.add_argument("--block-size", type=int,
+                   help="tokens per KV block (default: 256 with flash-attn, else 16)")
+    e.add_argument("--num-kv-blocks", type=int, help="KV cache blocks (overrides the budget)")
+    e.add_argument("--kv-cache-memory", help="KV cache budget, e.g. 2GiB")
+    e.add_argument("--gpu-memory-utilization", type=float, default=d.gpu_memory_utilization)
+    e.add_argument("--max-model-len", type=int, help="default: the model's context")
+    e.add_argument("--max-num-batched-tokens", type=int, default=d.max_num_batched_tokens,
+                   help="per-step token budget (default %(default)s)")
+    e.add_argument("--max-num-seqs", type=int, default=d.max_num_seqs)
+    e.add_argument("--max-waiting", type=int, default=d.max_waiting,
+                   help="queue length before RESOURCE_EXHAUSTED (default %(default)s)")
+    e.add_argument("--long-prefill-token-threshold", type=int)
+    e.add_argument("--itl-target-ms", type=float,
+                   help="inter-token latency target for latency-aware chunked prefill")
+    e.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_false")
+    e.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_false")
+    e.add_argument("--scheduling-policy", default=d.scheduling_policy,
+                   choices=["fcfs", "priority"])
+    e.add_argument("--rope-scaling", type=json.loads,
+                   help='JSON, e.g. \'{"rope_type":"yarn","factor":4.0,'
+                        '"original_max_position_embeddings":32768}\'')
+    e.add_argument("--tensor-parallel-size", type=int, default=d.tensor_parallel_size)
+    e.add_argument("--seed", type=int, default=d.seed)
+
+
+def configs_from_args(ns: argparse.Namespace) -> tuple[ServerConfig, EngineArgs]:
+    server = ServerConfig(
+        host=ns.host, port=ns.port, metrics_port=ns.metrics_port or None,
+        metrics_host=ns.metrics_host, tls_cert=ns.tls_cert,
+        tls_key=ns.tls_key, tls_client_ca=ns.tls_client_ca, token_file=ns.token_file,
+        max_message_bytes=ns.max_message_mib * 2**20, grace_period_s=ns.grace_period,
+        audit_log=ns.audit_log, audit_fsync=ns.audit_fsync,
+    )
+    engine = EngineArgs(
+        model=ns.model, load_format=ns.load_format, dtype=ns.dtype, device=ns.device,
+        attention_backend=ns.attention_backend, block_size=ns.block_size,
+        num_kv_blocks=ns.num_kv_blocks, kv_cache_memory=ns.kv_cache_memory,
+        gpu_memory_utilization=ns.gpu_memory_utilization, max_model_len=ns.max_model_len,
+        max_num_batched_tokens=ns.max_num_batched_tokens, max_num_seqs=ns.max_num_seqs,
+        max_waiting=ns.max_waiting, long_prefill_token_threshold=ns.long_prefill_token_threshold,
+        itl_target_ms=ns.itl_target_ms, enable_prefix_caching=ns.enable_prefix_caching,
+        enable_chunked_prefill=ns.enable_chunked_prefill,
+        scheduling_policy=ns.scheduling_policy, rope_scaling=ns.rope_scaling,
+        tensor_parallel_size=ns.tensor_parallel_size, seed=ns.seed,
+    )
+    return server, engine
+
+
+def run_serve(ns: argparse.Namespace) -> int:
+    from hireserve.server.logs import setup_logging
+
+    setup_logging(ns.log_level)
+    server_config, engine_args = configs_from_args(ns)
+    from hireserve.server.app import serve
+
+    try:
+        return asyncio.run(serve(server_config, engine_args))
+    except KeyboardInterrupt:
+        return 0
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        logging.getLogger("hireserve").error("cannot serve: %s", exc)
+        return 2

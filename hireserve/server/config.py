@@ -1,0 +1,38 @@
+"""Server settings (not engine settings: those are EngineArgs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from hireserve.server.documents.limits import DocumentLimits
+
+MiB = 2**20
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    metrics_host: str = "0.0.0.0"  # Prometheus scrapes from elsewhere; gRPC may stay local
+    metrics_port: int | None = 9400  # None: no /metrics endpoint; 0: any free port
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # set: clients must present a certificate (mTLS)
+    token_file: Path | None = None  # set: calls need "authorization: Bearer <token>"
+    max_message_bytes: int = 32 * MiB  # fits a 20 MiB PDF plus the rest of the request
+    document_limits: DocumentLimits = field(default_factory=DocumentLimits)
+    max_batch_resumes: int = 1000
+    grace_period_s: float = 30.0  # SIGTERM: in-flight calls get this long to finish
+    retry_after_s: float = 1.0  # RetryInfo hint when the queue is full
+    default_max_tokens: int = 256  # Generate, when the request says 0
+    audit_log: Path | None = None  # JSONL, one record per decision; off when None
+    # "record": fsync each line; "batch": every 64 lines or 1 s
+    audit_fsync: Literal["record", "batch"] = "record"
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")

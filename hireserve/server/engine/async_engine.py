@@ -1,0 +1,249 @@
+"""AsyncEngine: one engine thread runs the step loop; asyncio callers submit and stream.
+
+The event loop never runs model code. Requests and aborts reach the engine thread through a
+command queue; outputs come back with `loop.call_soon_threadsafe`. When the step loop fails,
+every stream in flight fails with `EngineDeadError` and `on_dead` is called, so the server can
+answer INTERNAL, go NOT_SERVING and exit non-zero instead of hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hireserve.server.engine.args import EngineArgs
+from hireserve.server.engine.llm_engine import LLMEngine
+from hireserve.server.engine.outputs import RequestOutput
+from hireserve.server.engine.sampling_params import SamplingParams
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 0.05  # how long an idle engine thread sleeps between looks at deadlines
+
+
+class EngineDeadError(RuntimeError):
+    """The engine loop failed; requests in flight cannot finish."""
+
+
+@dataclass
+class _Stream:
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[RequestOutput | BaseException]
+
+
+class AsyncEngine:
+    def __init__(
+        self,
+        engine: LLMEngine | EngineArgs,
+        *,
+        on_dead: Callable[[BaseException], None] | None = None,
+        on_step: Callable[[LLMEngine, list[RequestOutput]], None] | None = None,
+    ) -> None:
+        self.engine = engine if isinstance(engine, LLMEngine) else LLMEngine(engine)
+        self.on_dead = on_dead
+        self.on_step = on_step
+        self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._wakeup = threading.Event()
+        self._streams: dict[str, _Stream] = {}
+        self._stopping = threading.Event()
+        self._ids = itertools.count()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
+        self._thread.start()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.engine.tokenizer
+
+    @property
+    def is_alive(self) -> bool:
+        return self.error is None and self._thread.is_alive()
+
+    # -- asyncio side ------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        prompt_token_ids: list[int],
+        params: SamplingParams,
+        *,
+        request_id: str | None = None,
+        priority: int = 0,
+        deadline: float | None = None,
+    ) -> RequestStream:
+        """Admits the request (raising the scheduler's admission errors) and returns its stream.
+        Closing or cancelling the stream before it finishes aborts the request."""
+        if self.error is not None:
+            raise EngineDeadError("the engine is not running") from self.error
+        request_id = request_id or f"req-{next(self._ids)}"
+        loop = asyncio.get_running_loop()
+        admitted: asyncio.Future[None] = loop.create_future()
+        stream = _Stream(loop, asyncio.Queue())
+        self._post("add", request_id, list(prompt_token_ids), params, priority, deadline,
+                   stream, admitted)
+        try:
+            await admitted
+        except asyncio.CancelledError:
+            self.abort(request_id, "cancelled")  # the caller left while we were admitting
+            raise
+        return RequestStream(self, request_id, stream)
+
+    async def generate(self, prompt_token_ids: list[int], params: SamplingParams,
+                       **kwargs: Any) -> tuple[list[int], str, RequestOutput]:
+        """Runs a request to completion: (token ids, text, last output)."""
+        ids: list[int] = []
+        text: list[str] = []
+        last: RequestOutput | None = None
+        async for out in await self.submit(prompt_token_ids, params, **kwargs):
+            ids.extend(out.new_token_ids)
+            text.append(out.new_text)
+            last = out
+        assert last is not None
+        return ids, "".join(text), last
+
+    def abort(self, request_id: str, reason: str = "cancelled") -> None:
+        """Thread-safe; the blocks are freed before the engine's next step."""
+        self._post("abort", request_id, reason)
+
+    def shutdown(self, timeout: float | None = 5.0) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        self._thread.join(timeout)
+        self.engine.shutdown()  # tensor-parallel workers, if any
+
+    def call(self, fn: Callable[[LLMEngine], Any]) -> None:
+        """Runs `fn(engine)` on the engine thread between steps (for stats that must not race)."""
+        self._post("call", fn)
+
+    def _post(self, *command: Any) -> None:
+        self._commands.put(command)
+        self._wakeup.set()
+
+    # -- engine thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self._drain_commands()
+                if not self.engine.has_unfinished():
+                    self._wakeup.wait(IDLE_WAIT_S)
+                    self._wakeup.clear()
+                    continue
+                outputs = self.engine.step()
+                for out in outputs:
+                    self._emit(out)
+                if self.on_step is not None:
+                    self.on_step(self.engine, outputs)
+                if not outputs and self.engine.last_step_empty:
+                    self._wakeup.wait(0.005)  # nothing could run: don't spin
+                    self._wakeup.clear()
+        except BaseException as exc:  # the loop must never die silently
+            log.exception("engine loop failed")
+            self.error = exc
+            self._fail_all(exc)
+            if self.on_dead is not None:
+                self.on_dead(exc)
+        finally:
+            if self.error is None:
+                self._fail_all(EngineDeadError("the engine shut down"))
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            kind = command[0]
+            if kind == "add":
+                self._add(*command[1:])
+            elif kind == "abort":
+                out = self.engine.abort_request(command[1], command[2])
+                if out is not None:
+                    self._emit(out)
+                    if self.on_step is not None:  # so the metrics count aborts between steps
+                        self.on_step(self.engine, [out])
+            elif kind == "call":
+                command[1](self.engine)
+
+    def _add(self, request_id: str, ids: list[int], params: SamplingParams, priority: int,
+             deadline: float | None, stream: _Stream, admitted: asyncio.Future[None]) -> None:
+        try:
+            self.engine.add_request(request_id, ids, params, priority=priority, deadline=deadline)
+        except Exception as exc:  # admission errors go back to the caller, not the loop
+            stream.loop.call_soon_threadsafe(_settle, admitted, exc)
+            return
+        self._streams[request_id] = stream
+        stream.loop.call_soon_threadsafe(_settle, admitted, None)
+
+    def _emit(self, out: RequestOutput) -> None:
+        stream = self._streams.get(out.request_id)
+        if stream is None:
+            return
+        if out.finished:
+            del self._streams[out.request_id]
+        stream.loop.call_soon_threadsafe(stream.queue.put_nowait, out)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        err = exc if isinstance(exc, EngineDeadError) else EngineDeadError(str(exc))
+        for stream in self._streams.values():
+            stream.loop.call_soon_threadsafe(stream.queue.put_nowait, err)
+        self._streams.clear()
+        while True:  # requests still in the command queue never reach the engine
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if command[0] == "add":
+                command[6].loop.call_soon_threadsafe(_settle, command[7], err)
+
+
+class RequestStream:
+    """The outputs of one request. Closing it (or dropping it, or cancelling the task that
+    reads it) before the last output aborts the request and frees its KV blocks."""
+
+    def __init__(self, engine: AsyncEngine, request_id: str, stream: _Stream) -> None:
+        self.request_id = request_id
+        self._engine = engine
+        self._stream = stream
+        self._done = False
+
+    def __aiter__(self) -> RequestStream:
+        return self
+
+    async def __anext__(self) -> RequestOutput:
+        if self._done:
+            raise StopAsyncIteration
+        try:
+            item = await self._stream.queue.get()
+        except BaseException:  # cancelled while waiting: the caller is gone
+            await self.aclose()
+            raise
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if item.finished:
+            self._done = True
+        return item
+
+    async def aclose(self) -> None:
+        if not self._done:
+            self._done = True
+            self._engine.abort(self.request_id, "cancelled")
+
+    def __del__(self) -> None:
+        if not self._done:  # dropped unread: never leave a sequence running for nobody
+            self._engine.abort(self.request_id, "cancelled")
+
+
+def _settle(future: asyncio.Future[None], exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)

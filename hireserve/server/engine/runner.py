@@ -1,0 +1,197 @@
+"""ModelRunner: the one place where the scheduler's Python lists become tensors.
+
+One `execute` call runs one step: it flattens the scheduled chunks (decodes first, then prefill
+chunks) into input ids, positions and cache slots, builds the attention metadata, runs the model
+under `forward_context`, computes logits for the chunks that sample, and samples them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+from hireserve.scheduler.output import SchedulerOutput
+from hireserve.server.engine.kv_cache import KVCache
+from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.structured import StructuredOutputManager
+from hireserve.server.layers.attention.backend import select_backend
+from hireserve.server.layers.attention.metadata import AttentionMetadata, forward_context
+from hireserve.server.layers.sampler import Sampler, SamplingTensors
+from hireserve.server.models.config import ModelConfig
+from hireserve.server.models.qwen2 import Qwen2ForCausalLM
+
+GREEDY = SamplingParams(temperature=0.0)
+
+
+@dataclass
+class StepInputs:
+    input_ids: torch.Tensor  # [T] int64
+    positions: torch.Tensor  # [T] int64
+    meta: AttentionMetadata
+    sample_rows: torch.Tensor  # [n] int64: index of the last token of each sampling chunk
+    sample_chunks: list[int]  # which chunks those rows belong to
+
+
+class ModelRunner:
+    def __init__(
+        self,
+        model: Qwen2ForCausalLM,
+        model_config: ModelConfig,
+        *,
+        device: torch.device | str,
+        dtype: torch.dtype,
+        block_size: int,
+        num_blocks: int,
+        attention_backend: str = "auto",
+    ) -> None:
+        self.model = model
+        self.config = model_config
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.block_size = block_size
+        self.backend = select_backend(attention_backend, self.device, block_size)
+        self.kv_cache = KVCache.allocate(
+            model_config, num_blocks=num_blocks, block_size=block_size, dtype=dtype,
+            device=self.device,
+        )
+        layers = model.attention_layers()
+        if len(layers) != model_config.num_layers:
+            raise ValueError(f"model has {len(layers)} attention layers, config says "
+                             f"{model_config.num_layers}")
+        for layer, k, v in zip(layers, self.kv_cache.k, self.kv_cache.v, strict=True):
+            layer.bind(k, v, self.backend)
+        self.sampler = Sampler()
+        self.structured: StructuredOutputManager | None = None  # set by the engine
+        self._generators: dict[int, torch.Generator] = {}  # seeded sequences only
+        self._pin = self.device.type == "cuda"
+
+    @property
+    def attention_backend_name(self) -> str:
+        """The resolved backend ("torch" or "flash_attn"), whatever was asked for."""
+        return self.backend.name
+
+    # -- lists -> tensors --------------------------------------------------------------------
+
+    def _tensor(self, values: list[int], dtype: torch.dtype) -> torch.Tensor:
+        t = torch.tensor(values, dtype=dtype, pin_memory=self._pin)
+        return t.to(self.device, non_blocking=True)
+
+    def prepare(self, output: SchedulerOutput) -> StepInputs:
+        bs = self.block_size
+        input_ids: list[int] = []
+        positions: list[int] = []
+        slots: list[int] = []
+        query_lens: list[int] = []
+        seq_lens: list[int] = []
+        tables: list[list[int]] = []
+        sample_rows: list[int] = []
+        sample_chunks: list[int] = []
+        for i, chunk in enumerate(output.chunks):
+            seq, start, end = chunk.seq, chunk.start, chunk.start + chunk.num_tokens
+            if chunk.num_tokens < 1 or end > seq.num_tokens:
+                raise ValueError(f"chunk [{start}, {end}) out of range for {seq!r}")
+            needed = -(-end // bs)
+            if len(seq.block_table) < needed:
+                raise ValueError(f"{seq!r} has {len(seq.block_table)} blocks, needs {needed}")
+            table = seq.block_table[:needed]
+            input_ids += seq.token_ids[start:end]
+            positions += range(start, end)
+            slots += [table[p // bs] * bs + p % bs for p in range(start, end)]
+            query_lens.append(chunk.num_tokens)
+            seq_lens.append(end)
+            tables.append(table)
+            if chunk.sample:
+                sample_rows.append(len(input_ids) - 1)
+                sample_chunks.append(i)
+        num_decodes = 0  # leading sequences with one query token: the batched decode path
+        while num_decodes < len(query_lens) and query_lens[num_decodes] == 1:
+            num_decodes += 1
+        width = max((len(t) for t in tables), default=0)
+        padded = [t + [0] * (width - len(t)) for t in tables]
+        cu = [0]
+        for n in query_lens:
+            cu.append(cu[-1] + n)
+        meta = AttentionMetadata(
+            slot_mapping=self._tensor(slots, torch.int64),
+            query_start_loc=self._tensor(cu, torch.int32),
+            seq_lens=self._tensor(seq_lens, torch.int32),
+            block_tables=self._tensor([x for row in padded for x in row], torch.int32).view(
+                len(padded), width
+            ),
+            query_lens_cpu=query_lens,
+            seq_lens_cpu=seq_lens,
+            num_decodes=num_decodes,
+            block_size=bs,
+        )
+        return StepInputs(
+            input_ids=self._tensor(input_ids, torch.int64),
+            positions=self._tensor(positions, torch.int64),
+            meta=meta,
+            sample_rows=self._tensor(sample_rows, torch.int64),
+            sample_chunks=sample_chunks,
+        )
+
+    def _sampling_tensors(self, output: SchedulerOutput, chunks: list[int]) -> SamplingTensors:
+        params, histories, generators = [], [], []
+        for i in chunks:
+            seq = output.chunks[i].seq
+            p = seq.sampling_params or GREEDY
+            params.append(p)
+            histories.append(seq.token_ids)
+            gen = None
+            if p.seed is not None and p.temperature > 0:
+                gen = self._generators.get(seq.seq_id)
+                if gen is None:  # seeded once, at the sequence's first sample
+                    gen = torch.Generator(device=self.device).manual_seed(p.seed)
+                    self._generators[seq.seq_id] = gen
+            generators.append(gen)
+        return SamplingTensors.from_params(
+            params, histories, generators, self.config.vocab_size, self.device
+        )
+
+    # -- running -----------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def execute_logits(self, output: SchedulerOutput) -> torch.Tensor:
+        """fp32 logits [n, V] of the chunks with sample=True, in chunk order."""
+        return self._logits(self.prepare(output))
+
+    def _logits(self, inputs: StepInputs) -> torch.Tensor:
+        with forward_context(inputs.meta):
+            hidden = self.model(inputs.input_ids, inputs.positions)
+        return self.model.compute_logits(hidden[inputs.sample_rows])
+
+    @torch.inference_mode()
+    def execute(self, output: SchedulerOutput) -> list[int | None]:
+        """One step. -> one entry per chunk: the sampled token id, or None where the chunk
+        does not sample. Sequences with a JSON schema sample under their grammar's bitmask."""
+        if output.is_empty:
+            return []
+        inputs = self.prepare(output)
+        logits = self._logits(inputs)
+        result: list[int | None] = [None] * len(output.chunks)
+        if not inputs.sample_chunks:
+            return result
+        seqs = [output.chunks[i].seq for i in inputs.sample_chunks]
+        bitmask = None
+        if self.structured is not None:
+            bitmask = self.structured.bitmask(seqs)
+            if bitmask is not None:
+                bitmask = bitmask.to(self.device, non_blocking=True)
+        tensors = self._sampling_tensors(output, inputs.sample_chunks)
+        tokens = self.sampler(logits, tensors, bitmask).tolist()
+        if self.structured is not None:
+            self.structured.accept(seqs, tokens)
+        for i, token in zip(inputs.sample_chunks, tokens, strict=True):
+            result[i] = int(token)
+        return result
+
+    def release(self, seq_ids: Iterable[int]) -> None:
+        """Forgets per-sequence sampling state (finished, aborted)."""
+        ids = list(seq_ids)
+        for seq_id in ids:
+            self._generators.pop(seq_id, None)
+        if self.structured is not None:
+            self.structured.release(ids)

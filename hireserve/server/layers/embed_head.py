@@ -1,0 +1,59 @@
+"""Vocabulary-parallel token embedding and LM head.
+
+Each TP rank holds a contiguous slice of ceil(V / tp) rows; the last slice is zero-padded.
+The embedding sums the ranks' lookups (each rank contributes only the ids in its slice); the
+LM head gathers the logit slices to rank 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hireserve.server.distributed import all_reduce, gather_to_first, get_tp_rank, get_tp_size
+from hireserve.server.layers.linear import set_weight_loader
+
+
+class VocabParallelEmbedding(nn.Module):
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.tp_rank, self.tp_size = get_tp_rank(), get_tp_size()
+        self.num_embeddings = num_embeddings
+        self.rows_per_rank = -(-num_embeddings // self.tp_size)
+        self.vocab_start = self.tp_rank * self.rows_per_rank
+        self.vocab_end = min(self.vocab_start + self.rows_per_rank, num_embeddings)
+        self.weight = nn.Parameter(
+            torch.empty(self.rows_per_rank, embedding_dim), requires_grad=False
+        )
+        set_weight_loader(self.weight, self.weight_loader)
+
+    def weight_loader(self, param: nn.Parameter, loaded: torch.Tensor) -> None:
+        if loaded.shape[0] != self.num_embeddings:
+            raise ValueError(f"vocabulary mismatch: config {self.num_embeddings}, "
+                             f"checkpoint {loaded.shape[0]}")
+        rows = self.vocab_end - self.vocab_start
+        param.data[rows:].zero_()
+        param.data[:rows].copy_(loaded[self.vocab_start : self.vocab_end])
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        if self.tp_size == 1:
+            return F.embedding(input_ids, self.weight)
+        mine = (input_ids >= self.vocab_start) & (input_ids < self.vocab_end)
+        local = torch.where(mine, input_ids - self.vocab_start, 0)
+        y = F.embedding(local, self.weight) * mine.unsqueeze(-1).to(self.weight.dtype)
+        return all_reduce(y)
+
+
+class ParallelLMHead(VocabParallelEmbedding):
+    """hidden [n, H] -> logits [n, V] on rank 0: each rank computes its vocabulary slice and
+    rank 0, the only one that samples, gathers them. The other ranks get their own slice
+    [n, ceil(V / tp)] back (they must still take part in the gather)."""
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = F.linear(hidden, self.weight)
+        if self.tp_size > 1:
+            logits = gather_to_first(logits, dim=-1)
+            if self.tp_rank == 0:
+                logits = logits[:, : self.num_embeddings]  # drop the last slice's padding
+        return logits

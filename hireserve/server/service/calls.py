@@ -1,0 +1,89 @@
+"""Running one model call on behalf of an RPC: admission, deadline, cancellation, errors.
+
+Every servicer goes through `run_completion`, so the mapping from engine outcomes to gRPC codes
+lives in one place: admission errors -> INVALID_ARGUMENT / RESOURCE_EXHAUSTED, deadline ->
+DEADLINE_EXCEEDED, client cancellation -> CANCELLED (the engine frees the KV blocks either way),
+engine failure -> INTERNAL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+import grpc
+
+from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
+from hireserve.server.engine.async_engine import AsyncEngine, EngineDeadError
+from hireserve.server.engine.outputs import RequestOutput
+from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.errors import ServiceError, invalid_argument, resource_exhausted
+
+
+@dataclass
+class Completion:
+    token_ids: list[int]
+    text: str
+    last: RequestOutput
+
+
+def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
+    """The call's deadline on the engine's clock (time.monotonic)."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
+async def stream_completion(
+    engine: AsyncEngine,
+    prompt_ids: list[int],
+    params: SamplingParams,
+    *,
+    context: grpc.aio.ServicerContext,
+    request_id: str,
+    field: str,
+    retry_after_s: float,
+) -> AsyncGenerator[RequestOutput, None]:
+    """Submits and streams; `field` names the request field a too-long prompt is blamed on."""
+    try:
+        stream = await engine.submit(
+            prompt_ids, params, request_id=request_id, deadline=deadline_of(context)
+        )
+    except PromptTooLongError as exc:
+        raise invalid_argument(field, str(exc)) from exc
+    except QueueFullError as exc:
+        raise resource_exhausted(str(exc), retry_after_s) from exc
+    except EngineDeadError as exc:
+        raise ServiceError(grpc.StatusCode.INTERNAL, "the engine is not running") from exc
+    try:
+        async for out in stream:
+            if out.finished and out.finish_reason == "abort":
+                raise _aborted(out)
+            yield out
+    except EngineDeadError as exc:
+        raise ServiceError(grpc.StatusCode.INTERNAL, f"engine failure: {exc}") from exc
+
+
+async def run_completion(
+    engine: AsyncEngine,
+    prompt_ids: list[int],
+    params: SamplingParams,
+    **kwargs: object,
+) -> Completion:
+    ids: list[int] = []
+    text: list[str] = []
+    last: RequestOutput | None = None
+    async for out in stream_completion(engine, prompt_ids, params, **kwargs):  # type: ignore[arg-type]
+        ids.extend(out.new_token_ids)
+        text.append(out.new_text)
+        last = out
+    assert last is not None and last.finished
+    return Completion(ids, "".join(text), last)
+
+
+def _aborted(out: RequestOutput) -> ServiceError:
+    if out.abort_reason == "deadline":
+        return ServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
+    if out.abort_reason == "shutdown":
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+    return ServiceError(grpc.StatusCode.CANCELLED, f"request aborted ({out.abort_reason})")
