@@ -5,10 +5,11 @@
         result = client.screen(Path("jd.txt").read_text(), Path("resume.pdf"))
 """
 
+from hireserve.clients.affinity import AffinityPool
 from hireserve.clients.aio import AsyncHireClient
 from hireserve.clients.channel import TlsConfig
 from hireserve.clients.client import HireClient
 from hireserve.clients.errors import HireError
 from hireserve.clients.retry import RetryPolicy
 
-__all__ = ["AsyncHireClient", "HireClient", "HireError", "RetryPolicy", "TlsConfig"]
+__all__ = ["AffinityPool", "AsyncHireClient", "HireClient", "HireError", "RetryPolicy", "TlsConfig"]

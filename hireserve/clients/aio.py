@@ -177,7 +177,8 @@ class AsyncHireClient:
         while True:
             attempt += 1
             try:
-                return await method(request, timeout=timeout, metadata=self.settings.metadata(rid))
+                metadata = self.settings.metadata(rid, request)
+                return await method(request, timeout=timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 error = HireError.from_rpc_error(exc, request_id=rid)
                 error.attempts = attempt
@@ -194,7 +195,7 @@ class AsyncHireClient:
         while True:
             attempt += 1
             received = 0
-            call = method(request, timeout=timeout, metadata=self.settings.metadata(rid))
+            call = method(request, timeout=timeout, metadata=self.settings.metadata(rid, request))
             try:
                 async for message in call:
                     received += 1

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from hireserve.clients.affinity import AFFINITY_HEADER, request_key
 from hireserve.clients.channel import TlsSetting, resolve_tls
 from hireserve.clients.retry import Deadlines, RetryPolicy
 
@@ -24,8 +26,12 @@ class ClientSettings:
         # plaintext channel inside a trusted network, the way the server's interceptor reads it.
         self._auth: Metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
-    def metadata(self, request_id: str) -> Metadata:
-        return (*self._auth, ("x-request-id", request_id))
+    def metadata(self, request_id: str, request: Any = None) -> Metadata:
+        # A request naming a job description carries its hash, so a proxy can keep one JD on
+        # one replica (its prefix cache); see clients/affinity.py.
+        key = request_key(request) if request is not None else None
+        affinity: Metadata = ((AFFINITY_HEADER, key),) if key else ()
+        return (*self._auth, ("x-request-id", request_id), *affinity)
 
     def __repr__(self) -> str:  # never show the token
         return (f"ClientSettings(target={self.target!r}, tls={self.tls is not None}, "

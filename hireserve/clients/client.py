@@ -197,7 +197,8 @@ class HireClient:
         while True:
             attempt += 1
             try:
-                return method(request, timeout=timeout, metadata=self.settings.metadata(rid))
+                metadata = self.settings.metadata(rid, request)
+                return method(request, timeout=timeout, metadata=metadata)
             except grpc.RpcError as exc:
                 error = HireError.from_rpc_error(exc, request_id=rid)
                 error.attempts = attempt
@@ -212,7 +213,7 @@ class HireClient:
         while True:
             attempt += 1
             received = 0
-            call = method(request, timeout=timeout, metadata=self.settings.metadata(rid))
+            call = method(request, timeout=timeout, metadata=self.settings.metadata(rid, request))
             try:
                 for message in call:
                     received += 1
