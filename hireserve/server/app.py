@@ -1,8 +1,10 @@
 """The serving process: one grpc.aio server with our services, health, reflection and auth.
 
 Lifecycle: `start()` binds the port and marks every service SERVING. SIGTERM (or `drain()`)
-marks them NOT_SERVING, refuses new calls with UNAVAILABLE, gives calls in flight
-`grace_period_s` to finish, and stops with exit code 0. If the engine loop dies, calls in flight
+marks them NOT_SERVING, refuses new calls with UNAVAILABLE and a RetryInfo (another replica),
+gives calls in flight `grace_period_s` to finish, and stops with exit code 0 as soon as they
+have: health Watch streams (a load balancer's, kubelet's) never hold the drain, they are
+closed once they were sent NOT_SERVING. If the engine loop dies, calls in flight
 fail with INTERNAL, health goes NOT_SERVING, and the process exits non-zero so a supervisor
 restarts it.
 """
@@ -29,6 +31,9 @@ from hireserve.server.service.screening import ScreeningServicer
 from hireserve.v1 import generation_pb2, generation_pb2_grpc, screening_pb2, screening_pb2_grpc
 
 log = logging.getLogger("hireserve.server")
+
+DRAIN_POLL_S = 0.05  # how often a drain looks whether the calls in flight are done
+WATCH_CLOSE_GRACE_S = 0.5  # lets Watch streams flush NOT_SERVING before they are closed
 
 SERVICE_NAMES = (
     screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"].full_name,
@@ -73,6 +78,8 @@ class HireServer:
         self.generation = GenerationServicer(
             engine, self.state, model_name=model_name, retry_after_s=config.retry_after_s,
             default_max_tokens=config.default_max_tokens,
+            max_schema_bytes=config.max_schema_bytes,
+            schema_compile_timeout_s=config.schema_compile_timeout_s,
         )
         screening_pb2_grpc.add_ScreeningServiceServicer_to_server(  # type: ignore[no-untyped-call]
             self.screening, self.server)
@@ -128,7 +135,15 @@ class HireServer:
         log.info("draining", extra={"grace_s": self.config.grace_period_s})
         self.state.draining = True
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.server.stop(self.config.grace_period_s)
+        # Wait for our calls, not for grpc's: server.stop(grace) would also wait for health
+        # Watch streams, which stay open as long as their client likes. Meanwhile the server
+        # keeps accepting, so late calls get our UNAVAILABLE + RetryInfo, not a reset.
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.config.grace_period_s
+        while self.state.in_flight > 0 and loop.time() < end:
+            await asyncio.sleep(DRAIN_POLL_S)
+        log.info("drained", extra={"in_flight": self.state.in_flight})
+        await self.server.stop(min(WATCH_CLOSE_GRACE_S, self.config.grace_period_s))
         self.engine.shutdown()
         self._close()
         if self.exit_code is None:
@@ -149,6 +164,7 @@ class HireServer:
         self._stopped.set()
 
     def _close(self) -> None:
+        self.generation.schemas.close()
         self.metrics.close()
         if self.state.audit is not None:
             self.state.audit.close()

@@ -15,7 +15,8 @@ MiB = 2**20
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 50051
-    metrics_host: str = "0.0.0.0"  # Prometheus scrapes from elsewhere; gRPC may stay local
+    # Local by default (the endpoint has no auth); in a pod, --metrics-host 0.0.0.0.
+    metrics_host: str = "127.0.0.1"
     metrics_port: int | None = 9400  # None: no /metrics endpoint; 0: any free port
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -27,6 +28,8 @@ class ServerConfig:
     grace_period_s: float = 30.0  # SIGTERM: in-flight calls get this long to finish
     retry_after_s: float = 1.0  # RetryInfo hint when the queue is full
     default_max_tokens: int = 256  # Generate, when the request says 0
+    max_schema_bytes: int = 64 * 1024  # Generate's json_schema
+    schema_compile_timeout_s: float = 5.0  # a schema that compiles longer is refused
     audit_log: Path | None = None  # JSONL, one record per decision; off when None
     # "record": fsync each line; "batch": every 64 lines or 1 s
     audit_fsync: Literal["record", "batch"] = "record"
@@ -36,3 +39,5 @@ class ServerConfig:
             raise ValueError("--tls-cert and --tls-key go together")
         if self.tls_client_ca is not None and self.tls_cert is None:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.max_schema_bytes < 1 or not self.schema_compile_timeout_s > 0:
+            raise ValueError("--max-schema-kib and --schema-compile-timeout must be positive")

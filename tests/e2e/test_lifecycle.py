@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
+from rpc_helpers import rich
 from server_thread import ServerThread, tiny_engine_args
 
 from hireserve.server.config import ServerConfig
@@ -104,10 +105,48 @@ def test_sigterm_drains_in_flight_calls_and_exits_zero(tiny_chat) -> None:
         with pytest.raises(grpc.RpcError) as info:  # new calls are refused while draining
             generation_pb2_grpc.GenerationServiceStub(late).GetModelInfo(
                 generation_pb2.GetModelInfoRequest(), timeout=5)
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        code, _, _, retry = rich(info.value)
+        assert code == grpc.StatusCode.UNAVAILABLE and retry is not None and retry > 0
+        assert dict(info.value.trailing_metadata() or ()).get("x-request-id")
         rest = list(stream)  # the call in flight finishes, whole
         assert rest[-1].usage.generated_tokens == 1500
         assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _serve(model, port: int, grace_s: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "hireserve.clients.cli", "serve", "--model", str(model),
+         "--port", str(port), "--metrics-port", "0", "--num-kv-blocks", "512",
+         "--grace-period", str(grace_s)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ},
+    )
+
+
+@pytest.mark.slow
+def test_an_open_health_watch_does_not_hold_sigterm(tiny_chat) -> None:
+    """A load balancer's Watch stream stays open as long as it likes: the drain must not wait
+    the grace period for it. It is told NOT_SERVING, then closed, and the process exits 0."""
+    port = _free_port()
+    proc = _serve(tiny_chat, port, grace_s=60)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        grpc.channel_ready_future(channel).result(timeout=120)
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(), timeout=120)
+        SERVING = health_pb2.HealthCheckResponse.SERVING
+        while next(watch).status != SERVING:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert proc.wait(timeout=30) == 0
+        assert time.monotonic() - signalled < 15, "drained well before the 60 s grace"
+        with pytest.raises(grpc.RpcError):  # the server closed the stream
+            next(watch)
     finally:
         if proc.poll() is None:
             proc.kill()

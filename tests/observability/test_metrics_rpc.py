@@ -123,9 +123,11 @@ def test_two_instances_do_not_collide() -> None:
 
 
 def test_every_family_is_namespaced() -> None:
-    names = family_names(Metrics().exposition())
+    names = family_names(Metrics(process_metrics=False).exposition())
     assert len(names) >= 25
     assert all(n.startswith("hireserve_") for n in names), names
+    process = family_names(Metrics().exposition()) - names  # the standard collectors' names
+    assert process and all(n.startswith(("process_", "python_")) for n in process), process
 
 
 def test_live_http_endpoint() -> None:
@@ -164,7 +166,8 @@ def test_promtool_accepts_the_exposition() -> None:
 
 def test_docs_list_every_metric() -> None:
     docs = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-    documented = set(re.findall(r"`(hireserve_[a-z0-9_]+)`", docs.read_text()))
+    documented = set(re.findall(r"`((?:hireserve|process|python)_[a-z0-9_]+)`",
+                                docs.read_text()))
     exported = set()
     for family in text_string_to_metric_families(Metrics().exposition().decode()):
         if family.name.endswith("_created"):

@@ -18,6 +18,7 @@ from hireserve.server.metrics.families import ABORT_REASONS, FINISH_REASONS, Fam
 # The scheduler's cumulative counters (scheduler/scheduler.py) and the counter each feeds.
 SCHEDULER_COUNTERS = (
     ("num_preemptions", "preemptions"),
+    ("num_forced_tokens", "forced_tokens"),
     ("prefix_cache_query_tokens", "prefix_cache_queries"),
     ("prefix_cache_hit_tokens", "prefix_cache_hits"),
 )
@@ -71,7 +72,7 @@ class EngineObserver:
             self._scheduler = scheduler
             self._seen = {}
         for attr, family in SCHEDULER_COUNTERS:
-            value = int(getattr(scheduler, attr))
+            value = int(getattr(scheduler, attr, 0))  # 0: a scheduler without that count
             last = self._seen.get(attr, 0)
             # A counter that went down was reset: everything it holds now is new.
             delta = value - last if value >= last else value

@@ -44,7 +44,8 @@ STEP_TOKEN_BUCKETS = tuple(float(2**i) for i in range(18))  # 1 .. 131072 tokens
 
 # Label values that are allowed through; anything else is counted as "other" so a caller can
 # never grow the number of series without bound.
-ABORT_REASONS = ("cancelled", "deadline", "shutdown", "error")
+ABORT_REASONS = ("cancelled", "deadline", "shutdown", "error", "invalid_schema",
+                 "grammar_error", "output_error")
 FINISH_REASONS = ("stop", "length", "abort")
 DOCUMENT_FORMATS = ("pdf", "docx", "text", "markdown", "unknown")
 DOCUMENT_OUTCOMES = ("ok", "rejected", "error")
@@ -81,6 +82,7 @@ class Families:
     prefix_cache_queries: Counter
     prefix_cache_hits: Counter
     preemptions: Counter
+    forced_tokens: Counter
     step_duration: Histogram
     step_tokens: Histogram
     # product
@@ -166,7 +168,8 @@ class Families:
             requests_aborted=Counter(
                 "hireserve_requests_aborted_total",
                 "Requests aborted before they finished, by reason "
-                "(cancelled, deadline, shutdown, error, other).",
+                "(cancelled, deadline, shutdown, error, invalid_schema, grammar_error, "
+                "output_error, other).",
                 ["reason"],
                 registry=r,
             ),
@@ -200,6 +203,11 @@ class Families:
             preemptions=Counter(
                 "hireserve_preemptions_total",
                 "Running requests preempted (KV blocks freed, recomputed later).",
+                registry=r,
+            ),
+            forced_tokens=Counter(
+                "hireserve_forced_tokens_total",
+                "Output tokens a JSON grammar forced, appended without sampling (fast-forward).",
                 registry=r,
             ),
             step_duration=Histogram(

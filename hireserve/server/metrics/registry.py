@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client import start_http_server as _start_http_server
 
 import hireserve
@@ -37,10 +44,17 @@ def split_method(full: str) -> tuple[str | None, str]:
 
 class Metrics:
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, services: Iterable[Any] = ()
+        self, registry: CollectorRegistry | None = None, *, services: Iterable[Any] = (),
+        process_metrics: bool = True,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.families = Families.create(self.registry)
+        if process_metrics and self.registry is not REGISTRY:  # (the global one has them)
+            # process_cpu_seconds_total, process_resident_memory_bytes,
+            # process_open_fds, python_gc_*, python_info: what an SRE's dashboards expect
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
         self._engine = EngineObserver(self.families)
         self._service_of: dict[str, str] = {}  # bare method name -> full service name
         self._http: tuple[WSGIServer, threading.Thread] | None = None

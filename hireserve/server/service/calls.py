@@ -26,6 +26,8 @@ class Completion:
     token_ids: list[int]
     text: str
     last: RequestOutput
+    # Aligned with token_ids when the request asked for them (SamplingParams.logprobs).
+    logprobs: list[dict[int, float]] | None = None
 
 
 def deadline_of(context: grpc.aio.ServicerContext) -> float | None:
@@ -72,13 +74,20 @@ async def run_completion(
 ) -> Completion:
     ids: list[int] = []
     text: list[str] = []
+    logprobs: list[dict[int, float]] | None = [] if getattr(params, "logprobs", None) else None
     last: RequestOutput | None = None
     async for out in stream_completion(engine, prompt_ids, params, **kwargs):  # type: ignore[arg-type]
         ids.extend(out.new_token_ids)
         text.append(out.new_text)
+        new = getattr(out, "new_logprobs", None)
+        if logprobs is not None and out.new_token_ids:
+            if new is None or len(new) != len(out.new_token_ids):
+                logprobs = None  # an engine without them, or a gap: none rather than misaligned
+            else:
+                logprobs.extend(new)
         last = out
     assert last is not None and last.finished
-    return Completion(ids, "".join(text), last)
+    return Completion(ids, "".join(text), last, logprobs)
 
 
 def _aborted(out: RequestOutput) -> ServiceError:
@@ -86,4 +95,9 @@ def _aborted(out: RequestOutput) -> ServiceError:
         return ServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
     if out.abort_reason == "shutdown":
         return ServiceError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+    if out.abort_reason == "invalid_schema":  # admission let through what xgrammar refused
+        return invalid_argument("json_schema", "the grammar engine could not compile the schema")
+    if out.abort_reason in ("grammar_error", "output_error"):  # this request only, logged
+        return ServiceError(grpc.StatusCode.INTERNAL,
+                            f"generation failed for this request ({out.abort_reason})")
     return ServiceError(grpc.StatusCode.CANCELLED, f"request aborted ({out.abort_reason})")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,17 +14,23 @@ from hireserve.server.errors import invalid_argument
 from hireserve.server.service.calls import stream_completion
 from hireserve.server.service.convert import FINISH_REASONS, sampling_from_proto, usage_of
 from hireserve.server.service.rpc import ServiceState, stream, unary
+from hireserve.server.service.schema_compiler import SchemaAdmission
 from hireserve.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 
 
 class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
     def __init__(self, engine: AsyncEngine, state: ServiceState, *, model_name: str,
-                 retry_after_s: float, default_max_tokens: int) -> None:
+                 retry_after_s: float, default_max_tokens: int,
+                 max_schema_bytes: int = 64 * 1024, schema_compile_timeout_s: float = 5.0
+                 ) -> None:
         self.engine = engine
         self.state = state
         self.model_name = model_name
         self.retry_after_s = retry_after_s
         self.default_max_tokens = default_max_tokens
+        self.schemas = SchemaAdmission(engine.engine.runner.structured,
+                                       max_bytes=max_schema_bytes,
+                                       compile_timeout_s=schema_compile_timeout_s)
 
     @stream
     async def Generate(
@@ -35,7 +41,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         if which == "prompt":
             if not request.prompt:
                 raise invalid_argument("prompt", "the prompt is empty")
-            prompt_ids = tokenizer.encode(request.prompt)
+            # Tokenizing a long prompt takes milliseconds: off the event loop.
+            prompt_ids = await asyncio.to_thread(tokenizer.encode, request.prompt)
             field = "prompt"
         elif which == "chat":
             if not request.chat.messages:
@@ -45,15 +52,11 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
                     raise invalid_argument(f"chat.messages[{i}].role",
                                            f"unknown role {m.role!r}")
             messages = [{"role": m.role, "content": m.content} for m in request.chat.messages]
-            prompt_ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+            prompt_ids = await asyncio.to_thread(
+                tokenizer.apply_chat_template, messages, add_generation_prompt=True)
             field = "chat"
         else:
             raise invalid_argument("input", "set prompt or chat")
-        if request.json_schema:
-            try:
-                json.loads(request.json_schema)
-            except ValueError as exc:
-                raise invalid_argument("json_schema", f"not valid JSON: {exc}") from exc
         params = sampling_from_proto(
             request.sampling,
             field="sampling",
@@ -62,6 +65,8 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
             ignore_eos=request.ignore_eos,
             json_schema=request.json_schema or None,
         )
+        if request.json_schema:  # validated and compiled here, never on the engine thread
+            await self.schemas.admit(request.json_schema)
         stops = [s for s in request.stop if s]
         hold = max((len(s) for s in stops), default=1) - 1
         pending = ""

@@ -3,6 +3,9 @@
 Servicer methods raise `ServiceError`; this turns it into a rich status (google.rpc.Status with
 BadRequest / RetryInfo details). Anything else is a bug: logged with the request id and answered
 INTERNAL without leaking internals. Logs carry ids and codes, never resume text.
+
+Every call, answered or refused, returns its request id in the trailing metadata
+(`x-request-id`): the caller's own when it sent a well-formed one, else a fresh one.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -38,18 +42,35 @@ class ServiceState:
     weights_fingerprint: str = ""
 
 
+REQUEST_ID_KEY = "x-request-id"
+# What a caller's id may look like: it lands in logs and audit records, so short and plain.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
 def request_id_of(context: grpc.aio.ServicerContext) -> str:
+    """The caller's `x-request-id` if it is well-formed (<= 64 plain characters), else a new
+    one (a malformed id is replaced, not refused: it is a label, not an input)."""
     metadata = dict(context.invocation_metadata() or ())
-    rid = metadata.get("x-request-id")
-    return str(rid) if rid else uuid.uuid4().hex[:16]
+    rid = metadata.get(REQUEST_ID_KEY)
+    if isinstance(rid, str) and _REQUEST_ID.fullmatch(rid):
+        return rid
+    return uuid.uuid4().hex[:16]
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: ServiceError, rid: str) -> None:
+    """abort_with_status, keeping the request id next to the rich status details."""
+    status = rpc_status.to_status(exc.to_status())
+    await context.abort(status.code, status.details,
+                        trailing_metadata=(*status.trailing_metadata, (REQUEST_ID_KEY, rid)))
 
 
 class _Call:
     """Bookkeeping of one call: the code it ended with and how long it took."""
 
-    def __init__(self, state: ServiceState, method: str, context: grpc.aio.ServicerContext):
+    def __init__(self, state: ServiceState, method: str, context: grpc.aio.ServicerContext,
+                 rid: str | None = None):
         self.state, self.method, self.context = state, method, context
-        self.rid = request_id_of(context)
+        self.rid = rid or request_id_of(context)
         self.code = "OK"
         self.started = time.perf_counter()
         if state.draining:
@@ -69,10 +90,11 @@ class _Call:
             self.code = exc.code.name
             log.info("rpc failed", extra={"request_id": self.rid, "method": self.method,
                                            "code": self.code})
-            await self.context.abort_with_status(rpc_status.to_status(exc.to_status()))
+            await _abort(self.context, exc, self.rid)
         self.code = "INTERNAL"
         log.exception("rpc crashed", extra={"request_id": self.rid, "method": self.method})
-        await self.context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {self.rid})")
+        await self.context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {self.rid})",
+                                 trailing_metadata=((REQUEST_ID_KEY, self.rid),))
 
     def finish(self) -> None:
         if self.done:
@@ -84,17 +106,15 @@ class _Call:
             observe(self.method, self.code, seconds)
 
 
-async def _refuse(context: grpc.aio.ServicerContext, exc: ServiceError) -> None:
-    await context.abort_with_status(rpc_status.to_status(exc.to_status()))
-
-
 def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        rid = request_id_of(context)
         try:
-            call = _Call(self.state, fn.__name__, context)
-        except ServiceError as exc:
-            await _refuse(context, exc)
+            call = _Call(self.state, fn.__name__, context, rid)
+        except ServiceError as exc:  # draining: UNAVAILABLE with RetryInfo
+            await _abort(context, exc, rid)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
         try:
             return await fn(self, request, context, call.rid)
         except BaseException as exc:
@@ -110,10 +130,12 @@ def stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext
                       ) -> AsyncIterator[Any]:
+        rid = request_id_of(context)
         try:
-            call = _Call(self.state, fn.__name__, context)
-        except ServiceError as exc:
-            await _refuse(context, exc)
+            call = _Call(self.state, fn.__name__, context, rid)
+        except ServiceError as exc:  # draining: UNAVAILABLE with RetryInfo
+            await _abort(context, exc, rid)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
         try:
             async for item in fn(self, request, context, call.rid):
                 yield item
