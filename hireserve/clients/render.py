@@ -58,14 +58,45 @@ def _redaction_name(category: screening_pb2.RedactionCategory) -> str:
     return name.removeprefix("REDACTION_CATEGORY_").lower()
 
 
+_VERDICT_STYLE = {"met": "green", "partial": "yellow", "missing": "red"}
+
+
+def _enum_name(enum: Any, value: int, prefix: str) -> str:
+    return str(enum.Name(value)).removeprefix(prefix).lower()
+
+
+def rubric_table(r: screening_pb2.ScreenResponse) -> Table:
+    """One row per requirement: importance, verdict and the resume line it rests on."""
+    table = Table(show_header=True, header_style="bold", expand=True, box=None)
+    table.add_column("Requirement", ratio=2)
+    table.add_column("", width=4)
+    table.add_column("Verdict", width=8)
+    table.add_column("Evidence (resume line)", ratio=3)
+    for a in r.requirements:
+        importance = _enum_name(screening_pb2.RequirementImportance, a.importance,
+                                "REQUIREMENT_IMPORTANCE_")
+        verdict = _enum_name(screening_pb2.RequirementVerdict, a.verdict,
+                             "REQUIREMENT_VERDICT_")
+        evidence = Text(f"L{a.evidence_line}: {a.evidence}" if a.evidence_line else "-",
+                        style="" if a.evidence_line else "dim")
+        if a.skills_list_evidence:
+            evidence.append("  (skills list only)", style="dim")
+        table.add_row(a.requirement, "must" if importance == "must_have" else "nice",
+                      Text(verdict, style=_VERDICT_STYLE.get(verdict, "")), evidence)
+    return table
+
+
 def screen_panel(name: str, r: screening_pb2.ScreenResponse) -> Panel:
-    parts: list[Any] = [
-        Text(r.summary),
-        Text(""),
-        _bullets("Skills matched", list(r.skills_matched), "green"),
-        _bullets("Skills missing", list(r.skills_missing), "yellow"),
-        Text.assemble(("Experience: ", "bold"), r.experience_evaluation),
-    ]
+    parts: list[Any] = [Text(r.summary), Text("")]
+    if r.requirements:  # screen_v2: the verdicts behind the computed score
+        parts.append(rubric_table(r))
+        if r.requirements_fallback:
+            parts.append(Text("No requirement found in the job description: every line was "
+                              "taken as a must-have.", style="yellow"))
+    else:  # screen_v1: the model's own lists
+        parts += [_bullets("Skills matched", list(r.skills_matched), "green"),
+                  _bullets("Skills missing", list(r.skills_missing), "yellow")]
+    parts.append(Text.assemble(("Experience: ", "bold"), r.experience_evaluation))
     if r.red_flags:
         parts.append(Text("Red flags:", style="bold red"))
         parts += [Text(f"  • {flag}", style="red") for flag in r.red_flags]

@@ -21,6 +21,19 @@ class RedactionCategory(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REDACTION_CATEGORY_GENDER: _ClassVar[RedactionCategory]
     REDACTION_CATEGORY_MARITAL_STATUS: _ClassVar[RedactionCategory]
 
+class RequirementImportance(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REQUIREMENT_IMPORTANCE_UNSPECIFIED: _ClassVar[RequirementImportance]
+    REQUIREMENT_IMPORTANCE_MUST_HAVE: _ClassVar[RequirementImportance]
+    REQUIREMENT_IMPORTANCE_NICE_TO_HAVE: _ClassVar[RequirementImportance]
+
+class RequirementVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REQUIREMENT_VERDICT_UNSPECIFIED: _ClassVar[RequirementVerdict]
+    REQUIREMENT_VERDICT_MET: _ClassVar[RequirementVerdict]
+    REQUIREMENT_VERDICT_PARTIAL: _ClassVar[RequirementVerdict]
+    REQUIREMENT_VERDICT_MISSING: _ClassVar[RequirementVerdict]
+
 class QuestionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     QUESTION_TYPE_UNSPECIFIED: _ClassVar[QuestionType]
@@ -36,20 +49,29 @@ REDACTION_CATEGORY_DATE_OF_BIRTH: RedactionCategory
 REDACTION_CATEGORY_AGE: RedactionCategory
 REDACTION_CATEGORY_GENDER: RedactionCategory
 REDACTION_CATEGORY_MARITAL_STATUS: RedactionCategory
+REQUIREMENT_IMPORTANCE_UNSPECIFIED: RequirementImportance
+REQUIREMENT_IMPORTANCE_MUST_HAVE: RequirementImportance
+REQUIREMENT_IMPORTANCE_NICE_TO_HAVE: RequirementImportance
+REQUIREMENT_VERDICT_UNSPECIFIED: RequirementVerdict
+REQUIREMENT_VERDICT_MET: RequirementVerdict
+REQUIREMENT_VERDICT_PARTIAL: RequirementVerdict
+REQUIREMENT_VERDICT_MISSING: RequirementVerdict
 QUESTION_TYPE_UNSPECIFIED: QuestionType
 QUESTION_TYPE_TECHNICAL: QuestionType
 QUESTION_TYPE_BEHAVIOURAL: QuestionType
 QUESTION_TYPE_OPEN_ENDED: QuestionType
 
 class ScreenOptions(_message.Message):
-    __slots__ = ("output_language", "blind_screening", "sampling")
+    __slots__ = ("output_language", "blind_screening", "sampling", "prompt_version")
     OUTPUT_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     BLIND_SCREENING_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     output_language: str
     blind_screening: bool
     sampling: _common_pb2.SamplingParams
-    def __init__(self, output_language: _Optional[str] = ..., blind_screening: _Optional[bool] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ...) -> None: ...
+    prompt_version: str
+    def __init__(self, output_language: _Optional[str] = ..., blind_screening: _Optional[bool] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., prompt_version: _Optional[str] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
     __slots__ = ("job_description", "resume", "options")
@@ -81,8 +103,26 @@ class DocumentReport(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, format: _Optional[str] = ..., pages: _Optional[int] = ..., hidden_characters_dropped: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class RequirementAssessment(_message.Message):
+    __slots__ = ("requirement", "importance", "verdict", "evidence", "evidence_line", "confidence", "skills_list_evidence")
+    REQUIREMENT_FIELD_NUMBER: _ClassVar[int]
+    IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_LINE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    SKILLS_LIST_EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    requirement: str
+    importance: RequirementImportance
+    verdict: RequirementVerdict
+    evidence: str
+    evidence_line: int
+    confidence: float
+    skills_list_evidence: bool
+    def __init__(self, requirement: _Optional[str] = ..., importance: _Optional[_Union[RequirementImportance, str]] = ..., verdict: _Optional[_Union[RequirementVerdict, str]] = ..., evidence: _Optional[str] = ..., evidence_line: _Optional[int] = ..., confidence: _Optional[float] = ..., skills_list_evidence: _Optional[bool] = ...) -> None: ...
+
 class ScreenResponse(_message.Message):
-    __slots__ = ("match_score", "skills_matched", "skills_missing", "experience_evaluation", "red_flags", "summary", "usage", "model", "prompt_version", "redactions", "output_language", "document")
+    __slots__ = ("match_score", "skills_matched", "skills_missing", "experience_evaluation", "red_flags", "summary", "usage", "model", "prompt_version", "redactions", "output_language", "document", "requirements", "requirements_fallback")
     MATCH_SCORE_FIELD_NUMBER: _ClassVar[int]
     SKILLS_MATCHED_FIELD_NUMBER: _ClassVar[int]
     SKILLS_MISSING_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +135,8 @@ class ScreenResponse(_message.Message):
     REDACTIONS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUIREMENTS_FIELD_NUMBER: _ClassVar[int]
+    REQUIREMENTS_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     match_score: int
     skills_matched: _containers.RepeatedScalarFieldContainer[str]
     skills_missing: _containers.RepeatedScalarFieldContainer[str]
@@ -107,7 +149,9 @@ class ScreenResponse(_message.Message):
     redactions: _containers.RepeatedCompositeFieldContainer[RedactionCount]
     output_language: str
     document: DocumentReport
-    def __init__(self, match_score: _Optional[int] = ..., skills_matched: _Optional[_Iterable[str]] = ..., skills_missing: _Optional[_Iterable[str]] = ..., experience_evaluation: _Optional[str] = ..., red_flags: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., model: _Optional[str] = ..., prompt_version: _Optional[str] = ..., redactions: _Optional[_Iterable[_Union[RedactionCount, _Mapping]]] = ..., output_language: _Optional[str] = ..., document: _Optional[_Union[DocumentReport, _Mapping]] = ...) -> None: ...
+    requirements: _containers.RepeatedCompositeFieldContainer[RequirementAssessment]
+    requirements_fallback: bool
+    def __init__(self, match_score: _Optional[int] = ..., skills_matched: _Optional[_Iterable[str]] = ..., skills_missing: _Optional[_Iterable[str]] = ..., experience_evaluation: _Optional[str] = ..., red_flags: _Optional[_Iterable[str]] = ..., summary: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., model: _Optional[str] = ..., prompt_version: _Optional[str] = ..., redactions: _Optional[_Iterable[_Union[RedactionCount, _Mapping]]] = ..., output_language: _Optional[str] = ..., document: _Optional[_Union[DocumentReport, _Mapping]] = ..., requirements: _Optional[_Iterable[_Union[RequirementAssessment, _Mapping]]] = ..., requirements_fallback: _Optional[bool] = ...) -> None: ...
 
 class BatchResume(_message.Message):
     __slots__ = ("resume_id", "resume")

@@ -70,6 +70,21 @@ def score(jd: str, resume_text: str) -> int:
     return round(100 * len(wanted & words(resume_text)) / max(1, len(wanted)))
 
 
+def rubric(wanted: set[str], text: str) -> list[screening_pb2.RequirementAssessment]:
+    """The fake's screen_v2 verdicts: each of the first 5 job terms is a must-have, met on the
+    first resume line that holds it."""
+    out = []
+    for term in sorted(wanted)[:5]:
+        hit = next(((n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+                    if term in words(line)), (0, ""))
+        out.append(screening_pb2.RequirementAssessment(
+            requirement=term, importance=screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE,
+            verdict=screening_pb2.REQUIREMENT_VERDICT_MET if hit[0]
+            else screening_pb2.REQUIREMENT_VERDICT_MISSING,
+            evidence=hit[1], evidence_line=hit[0]))
+    return out
+
+
 def read_text(doc: common_pb2.Document, field_name: str) -> tuple[str, str, int]:
     """(text, format, pages), or Reject with a field violation, like hireserve/server/documents."""
     if doc.WhichOneof("content") == "text":
@@ -139,11 +154,11 @@ def screen_response(jd: str, doc: common_pb2.Document, options: screening_pb2.Sc
     flags = ["Text addressed to the screener"] if "ignore all previous" in text.lower() else []
     return screening_pb2.ScreenResponse(
         match_score=score(jd, text), skills_matched=sorted(wanted & have)[:5],
-        skills_missing=sorted(wanted - have)[:5],
+        skills_missing=sorted(wanted - have)[:5], requirements=rubric(wanted, text),
         experience_evaluation=f"{len(have)} distinct terms in the resume.",
         red_flags=flags, summary=f"{len(wanted & have)} of {len(wanted)} job terms present.",
         usage=common_pb2.Usage(prompt_tokens=len(text) // 4, generated_tokens=42),
-        model=MODEL, prompt_version="screen_v1",
+        model=MODEL, prompt_version="screen_v2",
         output_language=options.output_language or "en",
         document=screening_pb2.DocumentReport(format=fmt, pages=pages),
     )

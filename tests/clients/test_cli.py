@@ -50,6 +50,7 @@ def test_screen_readable_and_json(fake: FakeServer, examples_dir: Path) -> None:
     assert done.returncode == 0, done.stderr
     for f in files:
         assert f"{f.name}  score {expected_score(jd, f)}/100" in done.stdout
+    assert done.stdout.count("Evidence (resume line)") == len(files)  # the rubric table
 
     done = cli("screen", "--jd", str(jd), "--json", *map(str, files), target=fake.target)
     assert done.returncode == 0, done.stderr

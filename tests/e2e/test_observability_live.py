@@ -3,6 +3,7 @@ replays to the same decision."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -57,7 +58,7 @@ def test_metrics_move_as_the_traffic_implies(observed) -> None:
     stub = screening_pb2_grpc.ScreeningServiceStub(server.channel())
     _, before = _scrape(server)
     messages = list(stub.ScreenBatch(screening_pb2.ScreenBatchRequest(
-        job_description=JD,
+        job_description=JD + "\nMetrics.",  # a job description no other test has screened
         resumes=[screening_pb2.BatchResume(resume_id=str(i),
                                            resume=common_pb2.Document(text=r))
                  for i, r in enumerate(RESUMES)]), timeout=300))
@@ -75,7 +76,8 @@ def test_metrics_move_as_the_traffic_implies(observed) -> None:
         r.usage.generated_tokens for r in results)
     assert delta("hireserve_prefix_cache_hit_tokens_total") > 0
     assert delta("hireserve_documents_parsed_total", format="text", outcome="ok") == 6
-    assert delta("hireserve_time_to_first_token_seconds_count") == 6
+    # six screenings and the one extraction of the job description's requirements
+    assert delta("hireserve_time_to_first_token_seconds_count") == 6 + 1
     assert delta("hireserve_structured_output_failures_total") == 0
     model = server.engine.engine.source.name
     assert _total(after, "hireserve_build_info", model=model, tensor_parallel_size="1") == 1
@@ -99,6 +101,10 @@ def test_an_audit_record_replays_to_the_same_decision(observed) -> None:
     assert record["seed"] == 1234 and record["prompt_version"] == first.prompt_version
     assert record["weights_fingerprint"] and record["latency_s"] > 0
     assert record["result"]["match_score"] == first.match_score
+    assert record["result"]["requirements_sha256"] == hashlib.sha256(json.dumps(
+        [[a.requirement, "must" if a.importance == screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE
+          else "nice"] for a in first.requirements],
+        ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
     # A reviewer holding the documents re-runs the decision from the record alone.
     inputs = {"job_description": JD, "resume": RESUMES[0], "options": request.options}

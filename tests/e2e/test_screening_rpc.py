@@ -1,5 +1,7 @@
 """Screen, ScreenBatch and GenerateQuestions over a real port, through the tiny random model:
-every answer is typed and within its schema, whatever the (random) weights say."""
+every answer is typed and within its schema, whatever the (random) weights say. Screen answers
+with the screen_v2 rubric: the checks below hold for any weights (evidence is a real resume
+line, the score is the rubric's formula over the verdicts)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pytest
 from doc_factory import DEJAVU, make_docx, make_pdf
 from rpc_helpers import rich, status_fields
 
-from hireserve.server.prompts import questions_v1, screen_v1
+from hireserve.server.prompts import questions_v1, screen_v2
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
 
 JD = "Backend engineer: Rust, PostgreSQL, Kubernetes. Five years of experience."
@@ -28,14 +30,37 @@ def _text(text: str) -> common_pb2.Document:
     return common_pb2.Document(text=text)
 
 
-def _assert_screen_valid(r: screening_pb2.ScreenResponse) -> None:
+WEIGHT = {"REQUIREMENT_IMPORTANCE_MUST_HAVE": 2, "REQUIREMENT_IMPORTANCE_NICE_TO_HAVE": 1}
+VALUE = {"REQUIREMENT_VERDICT_MET": 1.0, "REQUIREMENT_VERDICT_PARTIAL": 0.5,
+         "REQUIREMENT_VERDICT_MISSING": 0.0}
+
+
+def _assert_screen_valid(r: screening_pb2.ScreenResponse, jd: str = "",
+                         resume: str = "") -> None:
+    assert r.prompt_version == screen_v2.PROMPT_VERSION
+    assert 1 <= len(r.requirements) <= 12
+    verdicts = [screening_pb2.RequirementVerdict.Name(a.verdict) for a in r.requirements]
+    weights = [WEIGHT[screening_pb2.RequirementImportance.Name(a.importance)]
+               for a in r.requirements]
+    for a, verdict in zip(r.requirements, verdicts, strict=True):
+        assert a.requirement and (not jd or a.requirement in jd)
+        if verdict == "REQUIREMENT_VERDICT_MISSING":
+            assert a.evidence == "" and a.evidence_line == 0
+        else:  # a verbatim line of the resume, never invented
+            assert a.evidence and a.evidence_line >= 1
+            if resume:
+                assert a.evidence in resume.splitlines()[a.evidence_line - 1]
+    # Without token probabilities the score is the rubric over the argmax verdicts.
+    if all(a.confidence == 0 for a in r.requirements):
+        expected = 100 * sum(w * VALUE[v] for w, v in zip(weights, verdicts, strict=True)) / sum(
+            weights)
+        assert r.match_score == int(expected + 0.5)
     assert 0 <= r.match_score <= 100
-    assert len(r.skills_matched) <= screen_v1.MAX_SKILLS
-    assert len(r.skills_missing) <= screen_v1.MAX_SKILLS
-    assert all(len(s) <= screen_v1.MAX_SKILL_CHARS for s in r.skills_matched)
-    assert len(r.experience_evaluation) <= screen_v1.MAX_EVALUATION_CHARS
-    assert len(r.summary) <= screen_v1.MAX_SUMMARY_CHARS
-    assert r.prompt_version == screen_v1.PROMPT_VERSION
+    assert list(r.skills_missing) == [a.requirement for a, v in zip(r.requirements, verdicts,
+                                      strict=True) if v == "REQUIREMENT_VERDICT_MISSING"]
+    assert len(r.skills_matched) + len(r.skills_missing) == len(r.requirements)
+    assert len(r.experience_evaluation) <= screen_v2.MAX_EVALUATION_CHARS
+    assert len(r.summary) <= screen_v2.MAX_SUMMARY_CHARS
     assert r.usage.prompt_tokens > 0 and r.usage.generated_tokens > 0
     assert r.model
 
@@ -43,7 +68,7 @@ def _assert_screen_valid(r: screening_pb2.ScreenResponse) -> None:
 def test_screen_returns_a_typed_answer(server) -> None:
     r = _stub(server).Screen(screening_pb2.ScreenRequest(job_description=JD,
                                                          resume=_text(RESUME)), timeout=120)
-    _assert_screen_valid(r)
+    _assert_screen_valid(r, JD, RESUME)
     assert r.document.format == "text"
     assert r.output_language == "en"
 
@@ -52,8 +77,8 @@ def test_screen_is_deterministic_by_default(server) -> None:
     request = screening_pb2.ScreenRequest(job_description=JD, resume=_text(RESUME))
     a = _stub(server).Screen(request, timeout=120)
     b = _stub(server).Screen(request, timeout=120)
-    assert (a.match_score, a.summary, list(a.red_flags)) == (
-        b.match_score, b.summary, list(b.red_flags))
+    assert (a.match_score, a.summary, list(a.red_flags), list(a.requirements)) == (
+        b.match_score, b.summary, list(b.red_flags), list(b.requirements))
     assert b.usage.cached_prompt_tokens > 0  # the second one reused the first one's blocks
 
 

@@ -10,12 +10,18 @@ import pytest
 import torch
 import xgrammar as xg
 
-from hireserve.server.prompts import GRAMMAR_OPTIONS, questions_schema, screen_schema
+from hireserve.server.prompts import (
+    GRAMMAR_OPTIONS,
+    questions_schema,
+    requirements_v1,
+    screen_schema,
+    screen_v2,
+)
 from hireserve.server.prompts.budget import fit_schema, text_field, worst_case_tokens
 
-# One character per token (the worst case for a budget): ASCII, JSON punctuation, a backslash,
-# a tab, multi-byte letters; plus an end token.
-VOCAB = [*"abcdefghijklmnopqrstuvwxyz_0123456789 {}[]:,\"\\\t-", "é", "中", "ي", "😀", "</s>"]
+# One character per token (the worst case for a budget): ASCII (J and R for the rubric keys),
+# JSON punctuation, a backslash, a tab, multi-byte letters; plus an end token.
+VOCAB = [*"abcdefghijklmnopqrstuvwxyzJR_0123456789 {}[]:,\"\\\t-", "é", "中", "ي", "😀", "</s>"]
 EOS = len(VOCAB) - 1
 
 
@@ -55,7 +61,11 @@ def test_text_field_bounds_characters_and_forbids_escapes() -> None:
         assert len(tokens) <= worst_case_tokens(schema)
 
 
-@pytest.mark.parametrize("build", [lambda: screen_schema(0.125), lambda: questions_schema(5)])
+@pytest.mark.parametrize("build", [
+    lambda: screen_schema(0.125), lambda: questions_schema(5),
+    lambda: screen_v2.screen_v2_schema(3, 120, 0.125), lambda: screen_v2.screen_v2_schema(2, 0),
+    lambda: requirements_v1.requirements_schema(4),
+], ids=["screen_v1", "questions_v1", "screen_v2", "screen_v2-no-lines", "requirements_v1"])
 def test_no_walk_exceeds_the_worst_case(build) -> None:
     schema = build()
     bound = worst_case_tokens(schema)

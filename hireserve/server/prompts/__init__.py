@@ -1,8 +1,9 @@
 """Versioned prompt templates and the JSON schemas of their answers.
 
-A template module (screen_v1, questions_v1) owns its PROMPT_VERSION, SCHEMA_VERSION, message
-builder, schema and parser; a new wording or schema is a new module, so answers stay traceable
-to the prompt that produced them (the response's prompt_version).
+A template module (screen_v2, requirements_v1, screen_v1, questions_v1) owns its
+PROMPT_VERSION, SCHEMA_VERSION, message builder, schema and parser; a new wording or schema is
+a new module, so answers stay traceable to the prompt that produced them (the response's
+prompt_version).
 """
 
 from hireserve.server.prompts.language import (

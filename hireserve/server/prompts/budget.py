@@ -60,6 +60,8 @@ def _bytes(schema: dict[str, Any]) -> int:
         return len(json.dumps(schema["const"], ensure_ascii=False).encode())
     if "enum" in schema:
         return max(len(json.dumps(v, ensure_ascii=False).encode()) for v in schema["enum"])
+    if "anyOf" in schema:
+        return max(_bytes(branch) for branch in schema["anyOf"])
     kind = schema.get("type")
     if kind == "object":
         props = schema.get("properties", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from hireserve.server.engine.outputs import RequestOutput
@@ -34,6 +35,9 @@ def sampling_from_proto(
     max_tokens, json_schema...). A bad value is INVALID_ARGUMENT naming the field."""
     overrides: dict[str, Any] = {name: getattr(msg, name) for name in _FIELDS
                                  if msg.HasField(name)}
+    for name, value in overrides.items():
+        if isinstance(value, float) and not math.isfinite(value):  # NaN slips past "< 0"
+            raise invalid_argument(f"{field}.{name}", f"{name} must be a finite number")
     try:
         return dataclasses.replace(default, **overrides, **fixed)
     except ValueError as exc:

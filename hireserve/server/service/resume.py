@@ -3,6 +3,10 @@
 Runs in a worker thread (PDF parsing and regexes over 400K characters are not for the event
 loop). Red flags found here (hidden text, text addressed to the screener) come from the server,
 not the model, so a weak model cannot miss them.
+
+For the rubric prompt (screen_v2) the text is also split into lines, and lines that address
+the screener are withheld: the model never reads them and they can never be evidence, so an
+injected instruction cannot raise the score, whatever the model would have done with it.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from dataclasses import dataclass, field
 
 from hireserve.server.documents import DocumentError, DocumentLimits, ParsedDocument, read_document
 from hireserve.server.errors import invalid_argument
-from hireserve.server.injection import injection_red_flags
+from hireserve.server.injection import find_injections, injection_red_flags
+from hireserve.server.prompts.lines import Line, split_lines
 from hireserve.server.redaction import redact
 from hireserve.v1 import common_pb2, screening_pb2
 
@@ -28,6 +33,14 @@ class PreparedResume:
     document: ParsedDocument
     red_flags: list[str] = field(default_factory=list)
     redactions: dict[str, int] = field(default_factory=dict)
+    lines: list[Line] = field(default_factory=list)  # the lines the model may read (screen_v2)
+    withheld_lines: int = 0  # lines dropped because they address the screener
+
+    def withheld_flag(self) -> list[str]:
+        if not self.withheld_lines:
+            return []
+        return [f"{self.withheld_lines} resume line(s) addressed to the screener were withheld "
+                "from the model and cannot count as evidence."]
 
     def report(self) -> screening_pb2.DocumentReport:
         d = self.document
@@ -66,4 +79,16 @@ def prepare_resume(doc: common_pb2.Document, *, field: str, blind: bool,
     if blind:
         result = redact(parsed.text)
         text, redactions = result.text, dict(result.counts)
-    return PreparedResume(text, parsed, flags, redactions)
+    lines, withheld = withhold_injections(split_lines(text))
+    return PreparedResume(text, parsed, flags, redactions, lines, withheld)
+
+
+def withhold_injections(lines: list[Line]) -> tuple[list[Line], int]:
+    """The lines without those that hold an instruction to the screener (server/injection.py),
+    including one split across two lines, and how many were withheld."""
+    flagged = {i for i, line in enumerate(lines) if find_injections(line.text)}
+    for i in range(len(lines) - 1):
+        if i not in flagged and i + 1 not in flagged and find_injections(
+                f"{lines[i].text} {lines[i + 1].text}"):
+            flagged.update((i, i + 1))
+    return [line for i, line in enumerate(lines) if i not in flagged], len(flagged)

@@ -3,29 +3,26 @@
 Each call: read the document (worker thread), build the versioned prompt (shared part first, so a
 batch against one job description reuses its cached prefix), fit the answer schema to what the
 prompt leaves of the context, decode constrained to that schema, parse into the typed response.
+
+Screen (screen_v2, the default) runs in two model calls: the job description's requirements,
+extracted once per job description and cached (service/requirements.py), then per resume a
+verdict with evidence for each requirement; the score is computed from the verdicts
+(service/assessment.py, service/rubric.py). The caller that ran the extraction is charged its
+tokens in `usage`; the others share it for free.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator
 
 import grpc
-from google.protobuf.json_format import MessageToDict
-from google.protobuf.message import Message
 
-from hireserve.server.audit import make_record
 from hireserve.server.config import ServerConfig
-from hireserve.server.documents.detect import declared_format
 from hireserve.server.engine.async_engine import AsyncEngine
-from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.errors import ServiceError, invalid_argument
 from hireserve.server.prompts import (
-    AnswerError,
     QuestionMix,
     build_questions_messages,
     build_screen_messages,
@@ -33,40 +30,37 @@ from hireserve.server.prompts import (
     parse_screen_result,
     questions_schema,
     questions_v1,
+    requirements_v1,
     resolve_output_language,
     screen_schema,
     screen_v1,
+    screen_v2,
 )
-from hireserve.server.prompts.budget import fit_schema
-from hireserve.server.service.calls import Completion, run_completion
-from hireserve.server.service.convert import sampling_from_proto, usage_of
-from hireserve.server.service.resume import PreparedResume, prepare_resume
+from hireserve.server.service.assessment import (
+    VERDICT_LOGPROBS,
+    build_rubric,
+    verdict_probabilities,
+)
+from hireserve.server.service.model_calls import ModelCalls, document_content
+from hireserve.server.service.requirements import (
+    Requirements,
+    RequirementsCache,
+    cache_key,
+    heading_label,
+    job_lines,
+)
 from hireserve.server.service.rpc import ServiceState, stream, unary
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
 
-# Screening is a decision: greedy by default, so the same inputs give the same answer.
-DEFAULT_SAMPLING = SamplingParams(temperature=0.0)
 BATCH_CONCURRENCY = 256  # resumes of one batch in the engine at once; the rest wait their turn
+SCREEN_PROMPTS = ("screen_v2", "screen_v1")  # ScreenOptions.prompt_version; "" is the first
 
 
-@dataclass
-class Answer:
-    value: Any  # ScreenResult or QuestionsResult
-    completion: Completion
-    language: str
-    params: SamplingParams
-
-    def usage(self) -> common_pb2.Usage:
-        return usage_of(self.completion.last)
-
-
-class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
+class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer):
     def __init__(self, engine: AsyncEngine, state: ServiceState, config: ServerConfig, *,
                  model_name: str) -> None:
-        self.engine = engine
-        self.state = state
-        self.config = config
-        self.model_name = model_name
+        super().__init__(engine, state, config, model_name=model_name)
+        self.requirements = RequirementsCache()
 
     # -- RPCs --------------------------------------------------------------------------------
 
@@ -171,17 +165,97 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
             document=prepared.report(),
         )
         await self._audit(rid, "GenerateQuestions", questions_v1, answer, started,
-                          {"job_description": jd, "resume": _document_content(request.resume),
+                          {"job_description": jd, "resume": document_content(request.resume),
                            "num_questions": n, "mix": request.mix,
                            "options": request.options}, response)
         return response
 
-    # -- the shared path ---------------------------------------------------------------------
+    # -- Screen --------------------------------------------------------------------------------
 
     async def _screen_one(self, jd: str, doc: common_pb2.Document,
                           options: screening_pb2.ScreenOptions,
                           context: grpc.aio.ServicerContext, rid: str, *, field: str
                           ) -> screening_pb2.ScreenResponse:
+        version = options.prompt_version or SCREEN_PROMPTS[0]
+        if version not in SCREEN_PROMPTS:
+            raise invalid_argument("options.prompt_version",
+                                   f"{version!r}; expected one of {', '.join(SCREEN_PROMPTS)}")
+        if version == "screen_v1":
+            return await self._screen_v1(jd, doc, options, context, rid, field=field)
+        return await self._screen_v2(jd, doc, options, context, rid, field=field)
+
+    async def _screen_v2(self, jd: str, doc: common_pb2.Document,
+                         options: screening_pb2.ScreenOptions,
+                         context: grpc.aio.ServicerContext, rid: str, *, field: str
+                         ) -> screening_pb2.ScreenResponse:
+        started = time.perf_counter()
+        # Always blind: the rubric never needs a name, and name-swapped resumes get one prompt.
+        prepared = await self._prepare(doc, options, field, blind=True)
+        language = _language(options, prepared.text)
+        requirements, ran_extraction = await self.requirements.get(
+            cache_key(self.model_name, jd),
+            lambda: self._extract_requirements(jd, context, f"{rid}-requirements"))
+        items = list(requirements.items)
+        messages, numbered = screen_v2.build_screen_v2_messages(items, prepared.lines, language)
+        k, m = len(items), len(numbered)
+        answer = await self._answer(
+            messages, lambda scale: screen_v2.screen_v2_schema(k, m, scale),
+            lambda text: screen_v2.parse_screen_v2(text, k, m),
+            options=options, context=context, rid=rid, field=field, language=language,
+            logprobs=VERDICT_LOGPROBS,
+        )
+        tokenizer = self.engine.tokenizer
+        probabilities = verdict_probabilities(
+            answer.completion.token_ids, answer.completion.logprobs,
+            lambda token: tokenizer.decode([token], skip_special_tokens=False), k)
+        rubric = build_rubric(items, numbered, answer.value, probabilities)
+        usage = answer.usage()
+        if ran_extraction:  # this request paid for the shared extraction: say so once
+            usage = _add_usage(usage, requirements.usage)
+        response = screening_pb2.ScreenResponse(
+            match_score=rubric.match_score,
+            skills_matched=rubric.matched,
+            skills_missing=rubric.missing,
+            experience_evaluation=answer.value.experience_evaluation,
+            red_flags=[*prepared.red_flags, *prepared.withheld_flag()],
+            summary=answer.value.summary,
+            usage=usage,
+            model=self.model_name,
+            prompt_version=screen_v2.PROMPT_VERSION,
+            redactions=prepared.redaction_counts(),
+            output_language=language,
+            document=prepared.report(),
+            requirements=rubric.requirements,
+            requirements_fallback=requirements.fallback,
+        )
+        await self._audit(rid, "Screen", screen_v2, answer, started,
+                          {"job_description": jd, "resume": document_content(doc),
+                           "options": options}, response,
+                          derived={"requirements_sha256": requirements.digest})
+        return response
+
+    async def _extract_requirements(self, jd: str, context: grpc.aio.ServicerContext,
+                                    rid: str) -> Requirements:
+        lines = job_lines(jd)
+        candidates = [lines[i] for i in requirements_v1.candidate_ids(lines)]
+        if all(heading_label(line) for line in candidates):  # the headings decide every line
+            return Requirements.from_labels(lines, ["none"] * len(candidates),
+                                            common_pb2.Usage())
+        n = len(candidates)
+        # Greedy whatever the caller's sampling: the rubric is shared by every resume.
+        answer = await self._answer(
+            requirements_v1.build_requirements_messages(lines),
+            lambda _scale: requirements_v1.requirements_schema(n),
+            lambda text: requirements_v1.parse_requirements(text, n),
+            options=screening_pb2.ScreenOptions(), context=context, rid=rid,
+            field="job_description", language="en",
+        )
+        return Requirements.from_labels(lines, answer.value, answer.usage())
+
+    async def _screen_v1(self, jd: str, doc: common_pb2.Document,
+                         options: screening_pb2.ScreenOptions,
+                         context: grpc.aio.ServicerContext, rid: str, *, field: str
+                         ) -> screening_pb2.ScreenResponse:
         started = time.perf_counter()
         prepared = await self._prepare(doc, options, field)
         language = _language(options, prepared.text)
@@ -205,91 +279,14 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
             document=prepared.report(),
         )
         await self._audit(rid, "Screen", screen_v1, answer, started,
-                          {"job_description": jd, "resume": _document_content(doc),
+                          {"job_description": jd, "resume": document_content(doc),
                            "options": options}, response)
         return response
 
-    async def _audit(self, rid: str, method: str, template: Any, answer: Answer,
-                     started: float, inputs: dict[str, Any], response: Any) -> None:
-        """One record per decision, when --audit-log is set: hashes of the inputs (never the
-        texts), the prompt and schema versions, sampling and seed, the typed result."""
-        audit = self.state.audit
-        if audit is None:
-            return
-        record = make_record(
-            request_id=rid, method=method, model_id=self.model_name,
-            weights_fingerprint=self.state.weights_fingerprint,
-            prompt_version=template.PROMPT_VERSION, schema_version=template.SCHEMA_VERSION,
-            sampling=answer.params,
-            inputs={k: (MessageToDict(v) if isinstance(v, Message) else v)
-                    for k, v in inputs.items()},
-            result=MessageToDict(response, preserving_proto_field_name=True),
-            latency_s=time.perf_counter() - started,
-        )
-        await asyncio.to_thread(audit.append, record)  # fsync may block on the disk
-
-    async def _prepare(self, doc: common_pb2.Document, options: screening_pb2.ScreenOptions,
-                       field: str) -> PreparedResume:
-        limits = self.config.document_limits
-        metrics = self.state.metrics
-        try:
-            prepared = await asyncio.to_thread(prepare_resume, doc, field=field,
-                                               blind=options.blind_screening, limits=limits)
-        except ServiceError:
-            if metrics is not None:
-                metrics.record_document(_declared_format(doc), "rejected")
-            raise
-        except Exception:
-            if metrics is not None:
-                metrics.record_document(_declared_format(doc), "error")
-            raise
-        if metrics is not None:
-            metrics.record_document(prepared.document.format, "ok")
-        return prepared
-
-    async def _answer(self, messages: list[dict[str, str]],
-                      build_schema: Callable[[float], dict[str, Any]],
-                      parse: Callable[[str], Any], *, options: screening_pb2.ScreenOptions,
-                      context: grpc.aio.ServicerContext, rid: str, field: str,
-                      language: str) -> Answer:
-        tokenizer = self.engine.tokenizer
-        prompt_ids = await asyncio.to_thread(tokenizer.apply_chat_template, messages)
-        context_len = self.engine.engine.max_model_len
-        try:
-            schema, max_tokens = fit_schema(build_schema, context_len - len(prompt_ids))
-        except ValueError as exc:
-            raise invalid_argument(
-                field, f"the prompt is {len(prompt_ids)} tokens and the model's context is "
-                       f"{context_len}: too little room for the answer ({exc})") from exc
-        params = sampling_from_proto(
-            options.sampling, field="options.sampling", default=DEFAULT_SAMPLING,
-            max_tokens=max_tokens, json_schema=json.dumps(schema),
-        )
-        completion = await run_completion(
-            self.engine, prompt_ids, params, context=context, request_id=rid, field=field,
-            retry_after_s=self.config.retry_after_s,
-        )
-        try:
-            value = parse(completion.text)
-        except AnswerError as exc:
-            # Constrained decoding makes this impossible; if it happens it is our bug.
-            if self.state.metrics is not None:
-                self.state.metrics.record_structured_output_failure()
-            raise ServiceError(grpc.StatusCode.INTERNAL,
-                               f"the model's answer did not parse: {exc}") from exc
-        return Answer(value, completion, language, params)
-
-
-def _document_content(doc: common_pb2.Document) -> str | bytes:
-    return doc.text if doc.WhichOneof("content") == "text" else doc.data
-
-
-def _declared_format(doc: common_pb2.Document) -> str:
-    """For the documents metric when reading failed: what the caller said the document was."""
-    if doc.WhichOneof("content") == "text":
-        return "text"
-    declared = declared_format(doc.media_type, doc.filename)
-    return declared if declared not in (None, "other") else "unknown"
+def _add_usage(a: common_pb2.Usage, b: common_pb2.Usage) -> common_pb2.Usage:
+    return common_pb2.Usage(prompt_tokens=a.prompt_tokens + b.prompt_tokens,
+                            cached_prompt_tokens=a.cached_prompt_tokens + b.cached_prompt_tokens,
+                            generated_tokens=a.generated_tokens + b.generated_tokens)
 
 
 def _job_description(text: str, *, required: bool) -> str:
