@@ -43,6 +43,7 @@ class Scheduler:
         self._deadlines: list[tuple[float, int]] = []  # heap of (deadline, seq_id)
         self._clock = clock
         self.num_preemptions = 0
+        self.num_forced_tokens = 0  # appended by append_forced (grammar fast-forward)
 
     # ---- metrics -----------------------------------------------------------------------
     @property
@@ -111,15 +112,22 @@ class Scheduler:
     @staticmethod
     def _in_decode(seq: Sequence) -> bool:
         n = seq.num_computed_tokens
-        return n == seq.num_tokens - 1 and n >= seq.num_prompt_tokens
+        if n == seq.num_tokens - 1 and n >= seq.num_prompt_tokens:
+            return True
+        # A decode that catches up on tokens its grammar forced (see append_forced).
+        return seq.is_generating and n < seq.num_tokens
 
     def _schedule_decodes(self, plan: StepPlan) -> None:
         for seq in list(self.running):
             if plan.budget < 1:
                 break
-            ready = seq.status is SequenceStatus.RUNNING and self._in_decode(seq)
-            if ready and self._reserve(seq, 1, plan):
-                plan.add(seq, 1, decode=True)
+            if seq.status is not SequenceStatus.RUNNING or not self._in_decode(seq):
+                continue
+            # Usually 1; more after a fast-forward. A catch-up larger than what is left of
+            # the budget runs in pieces (only the piece that reaches the end samples).
+            n = min(seq.num_tokens - seq.num_computed_tokens, plan.budget)
+            if self._reserve(seq, n, plan):
+                plan.add(seq, n, decode=True)
 
     def _schedule_prefills(self, plan: StepPlan, now: float) -> None:
         # With an ITL target, a long prompt's chunk is the costliest per token (it attends to
@@ -234,6 +242,7 @@ class Scheduler:
         if self._long is seq:
             self._long = None
         seq.num_computed_tokens = 0
+        seq.is_generating = False  # recomputed as a prefill until it samples again
         seq.status = SequenceStatus.WAITING
         seq.num_preemptions += 1
         self.num_preemptions += 1
@@ -270,11 +279,25 @@ class Scheduler:
             if self._long is seq:
                 self._long = None
             seq.token_ids.append(tok)
+            seq.is_generating = True
             reason = stop_reason(seq, tok, self.config.max_model_len)
             if reason is not None:
                 self._finish(seq, reason)
             updates.append(SequenceUpdate(seq, [tok], reason is not None, reason))
         return updates
+
+    def append_forced(self, seq: Sequence, tok: int) -> FinishReason | None:
+        """Append a token decided without sampling (the only one its grammar allows) to a
+        running sequence that just sampled. It has no K/V yet: the sequence's next decode
+        chunk computes it with the others. Stops as a sampled token would; returns why."""
+        if seq.status is not SequenceStatus.RUNNING or not seq.is_generating:
+            raise ValueError(f"{seq!r} is not decoding: nothing can be forced")
+        seq.token_ids.append(tok)
+        self.num_forced_tokens += 1
+        reason = stop_reason(seq, tok, self.config.max_model_len)
+        if reason is not None:
+            self._finish(seq, reason)
+        return reason
 
     def _finish(self, seq: Sequence, reason: FinishReason, abort_reason: str | None = None) -> None:
         if seq.status is SequenceStatus.RUNNING:

@@ -40,7 +40,9 @@ class Sequence:
 
     `num_computed_tokens` counts the tokens whose K/V are in the cache; a step computes
     `token_ids[num_computed_tokens : num_computed_tokens + chunk]`. After a preemption the
-    generated tokens are recomputed as if they were prompt (recompute, not swap).
+    generated tokens are recomputed as if they were prompt (recompute, not swap). A decoding
+    sequence usually has one uncomputed token; tokens forced by its grammar (fast-forward) are
+    appended without K/V, so its next decode chunk computes them all and samples at the last.
     """
 
     prompt_token_ids: list[int]
@@ -60,6 +62,10 @@ class Sequence:
     finish_reason: FinishReason | None = None
     abort_reason: str | None = None  # "cancelled", "deadline", ... when finish_reason is ABORT
     num_preemptions: int = 0
+    # Sampled since its last (re)admission: its uncomputed tokens are the last sampled one and
+    # any the grammar forced after it (fast-forward), computed together as one decode chunk.
+    # Cleared by preemption: a recomputation is a prefill until it samples again.
+    is_generating: bool = False
     first_scheduled_time: float | None = None
     # Chained hashes of the full blocks of token_ids, memoized by the BlockManager.
     block_hashes: list[int] = field(default_factory=list)

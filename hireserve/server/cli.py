@@ -23,7 +23,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metrics-port", type=int, default=s.metrics_port,
                    help="Prometheus /metrics port, 0 disables (default %(default)s)")
     g.add_argument("--metrics-host", default=s.metrics_host,
-                   help="address of the /metrics endpoint (default %(default)s)")
+                   help="address of the /metrics endpoint (default %(default)s: this host "
+                        "only; 0.0.0.0 in a pod so Prometheus can scrape it)")
     g.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS)")
     g.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     g.add_argument("--tls-client-ca", type=Path,
@@ -35,6 +36,11 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grace-period", type=float, default=s.grace_period_s,
                    help="seconds calls in flight get to finish after SIGTERM "
                         "(default %(default)s)")
+    g.add_argument("--max-schema-kib", type=int, default=s.max_schema_bytes // 1024,
+                   help="largest Generate json_schema in KiB (default %(default)s)")
+    g.add_argument("--schema-compile-timeout", type=float, default=s.schema_compile_timeout_s,
+                   help="seconds a Generate json_schema may take to compile before it is "
+                        "refused (default %(default)s)")
     g.add_argument("--audit-log", type=Path,
                    help="append one JSON line per decision to this file (off by default); "
                         "see docs/audit.md")
@@ -44,12 +50,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
 
     e = p.add_argument_group("engine")
     e.add_argument("--model", default=d.model,
-                   help="Hugging Face directory, .gguf file, preset (qwen2.5-7b-instruct) or "
+                   help="Hugging Face directory, .gguf file, preset (qwen2.5-0.5b, qwen2.5-1.5b: "
+                        "embedded Qwen2.5-Coder GGUFs; qwen2.5-7b-instruct: config only) or "
                         "'default' (embedded SmolLM2-135M-Instruct)")
     e.add_argument("--load-format", default=d.load_format, choices=["auto", "dummy"],
                    help="dummy: random weights of the real shape (benchmarks)")
     e.add_argument("--dtype", default=d.dtype,
-                   help="auto (bf16 on CUDA, fp32 on CPU), bfloat16, float16, float32")
+                   help="auto (bf16 on CUDA; fp32 on CPU, but bf16 for the embedded "
+                        "Qwen2.5 models on CPUs with AMX/AVX512-BF16), bfloat16, float16, float32")
     e.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
     e.add_argument("--attention-backend", default=d.attention_backend,
                    choices=["auto", "torch", "flash_attn"])
@@ -69,6 +77,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="inter-token latency target for latency-aware chunked prefill")
     e.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_false")
     e.add_argument("--no-chunked-prefill", dest="enable_chunked_prefill", action="store_false")
+    e.add_argument("--no-fast-forward", dest="enable_fast_forward", action="store_false",
+                   help="sample every token, even those a JSON grammar forces")
     e.add_argument("--scheduling-policy", default=d.scheduling_policy,
                    choices=["fcfs", "priority"])
     e.add_argument("--rope-scaling", type=json.loads,
@@ -85,6 +95,8 @@ def configs_from_args(ns: argparse.Namespace) -> tuple[ServerConfig, EngineArgs]
         tls_key=ns.tls_key, tls_client_ca=ns.tls_client_ca, token_file=ns.token_file,
         max_message_bytes=ns.max_message_mib * 2**20, grace_period_s=ns.grace_period,
         audit_log=ns.audit_log, audit_fsync=ns.audit_fsync,
+        max_schema_bytes=ns.max_schema_kib * 1024,
+        schema_compile_timeout_s=ns.schema_compile_timeout,
     )
     engine = EngineArgs(
         model=ns.model, load_format=ns.load_format, dtype=ns.dtype, device=ns.device,
@@ -95,6 +107,7 @@ def configs_from_args(ns: argparse.Namespace) -> tuple[ServerConfig, EngineArgs]
         max_waiting=ns.max_waiting, long_prefill_token_threshold=ns.long_prefill_token_threshold,
         itl_target_ms=ns.itl_target_ms, enable_prefix_caching=ns.enable_prefix_caching,
         enable_chunked_prefill=ns.enable_chunked_prefill,
+        enable_fast_forward=ns.enable_fast_forward,
         scheduling_policy=ns.scheduling_policy, rope_scaling=ns.rope_scaling,
         tensor_parallel_size=ns.tensor_parallel_size, seed=ns.seed,
     )

@@ -1,6 +1,7 @@
-"""Property tests: random interleavings of add / step / abort (with tiny pools that force
-preemption) keep the block accounting exact, the K/V each chunk reads correct, and the
-limits of every step; once drained, every admitted sequence finished exactly once."""
+"""Property tests: random interleavings of add / step / abort / fast-forward (grammar-forced
+tokens appended without K/V; tiny pools force preemption) keep the block accounting exact, the
+K/V each chunk reads correct, and the limits of every step; once drained, every admitted
+sequence finished exactly once."""
 
 from __future__ import annotations
 
@@ -107,8 +108,9 @@ class SchedulerMachine(RuleBasedStateMachine):
         decoding = {
             q.seq_id
             for q in self.s.running
-            if q.num_computed_tokens == q.num_tokens - 1
-            and q.num_computed_tokens >= q.num_prompt_tokens
+            if (q.num_computed_tokens == q.num_tokens - 1
+                and q.num_computed_tokens >= q.num_prompt_tokens)
+            or q.is_generating  # catching up on forced tokens is part of its decode
         }
         out = self.s.schedule(0.0)
         assert out.num_batched_tokens <= self.cfg.max_num_batched_tokens
@@ -139,6 +141,18 @@ class SchedulerMachine(RuleBasedStateMachine):
     @rule(tok=st.integers(1, 5), index=st.integers(0, 10))
     def step_with_abort_in_flight(self, tok: int, index: int) -> None:
         self._run(tok, abort_index=index)
+
+    @rule(index=st.integers(0, 50), forced=st.lists(st.integers(1, 5), min_size=1, max_size=4))
+    def fast_forward(self, index: int, forced: list[int]) -> None:
+        live = [q for q in self.s.running if q.is_generating]
+        if not live:
+            return
+        q = live[index % len(live)]
+        for tok in forced:  # EOS (3) among them ends it, as a sampled EOS would
+            if self.s.append_forced(q, tok) is not None:
+                assert q.is_finished and q.block_table == []
+                self.ends[q.seq_id] += 1
+                break
 
     @rule(index=st.integers(0, 50))
     def abort(self, index: int) -> None:
@@ -179,7 +193,8 @@ class SchedulerMachine(RuleBasedStateMachine):
         assert self.s.num_running <= self.cfg.max_num_seqs
         if self.cfg.enable_chunked_prefill:
             th = self.cfg.long_prefill_token_threshold
-            long_ones = [q for q in self.s.running if q.num_tokens - q.num_computed_tokens > th]
+            long_ones = [q for q in self.s.running
+                         if q.num_tokens - q.num_computed_tokens > th and not q.is_generating]
             assert len(long_ones) <= 1
 
     def teardown(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from hireserve.server.engine.args import EngineArgs
 from hireserve.server.engine.llm_engine import LLMEngine
-from hireserve.server.engine.outputs import CompletionOutput
+from hireserve.server.engine.outputs import CompletionOutput, TokenLogprobs
 from hireserve.server.engine.sampling_params import SamplingParams
 
 Prompt = str | list[int]
@@ -56,10 +56,13 @@ class LLM:
         results: list[CompletionOutput | None] = [None] * len(prompt_list)
         tokens: dict[str, list[int]] = {rid: [] for rid in order}
         texts: dict[str, list[str]] = {rid: [] for rid in order}
+        logprobs: dict[str, list[TokenLogprobs]] = {}
         while self.engine.has_unfinished():
             for out in self.engine.step():
                 tokens[out.request_id].extend(out.new_token_ids)
                 texts[out.request_id].append(out.new_text)
+                if out.new_logprobs is not None:
+                    logprobs.setdefault(out.request_id, []).extend(out.new_logprobs)
                 if out.finished:
                     i = order[out.request_id]
                     results[i] = CompletionOutput(
@@ -68,6 +71,8 @@ class LLM:
                         text="".join(texts[out.request_id]),
                         finish_reason=out.finish_reason,
                         num_cached_tokens=out.num_cached_tokens,
+                        logprobs=(logprobs.get(out.request_id, [])
+                                  if params_list[i].logprobs is not None else None),
                     )
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:

@@ -1,6 +1,7 @@
 """The synchronous engine core: model, runner, scheduler and tokenizer, driven one step at a time.
 
-`step()` reads in four lines: expire deadlines, schedule, execute, update. Exactly one thread
+`step()` reads in a few lines: expire deadlines, schedule, execute, update, then fast-forward
+(append the tokens a JSON grammar forces, computed by the next step). Exactly one thread
 calls into an `LLMEngine` (the AsyncEngine's engine thread, or the caller of the offline `LLM`).
 """
 
@@ -19,7 +20,12 @@ from hireserve.scheduler.sequence import Sequence, StopCriteria
 from hireserve.server.engine.args import EngineArgs, parse_bytes
 from hireserve.server.engine.detokenizer import IncrementalDetokenizer
 from hireserve.server.engine.kv_cache import bytes_per_token
-from hireserve.server.engine.outputs import RequestMetrics, RequestOutput, StepStats
+from hireserve.server.engine.outputs import (
+    RequestMetrics,
+    RequestOutput,
+    StepStats,
+    TokenLogprobs,
+)
 from hireserve.server.engine.parallel import WorkerPool
 from hireserve.server.engine.parallel.executor import TPModelRunner
 from hireserve.server.engine.runner import ModelRunner
@@ -149,7 +155,9 @@ class LLMEngine:
             max_tokens=params.max_tokens,
             stop_token_ids=frozenset(params.stop_token_ids),
             eos_token_ids=self.eos_token_ids,
-            ignore_eos=params.ignore_eos,
+            # A grammar that has terminated allows only EOS: ignoring it would leave a
+            # constrained sequence nothing it may sample. Constrained output ends with its JSON.
+            ignore_eos=params.ignore_eos and params.json_schema is None,
             min_tokens=params.min_tokens,
         )
         seq = Sequence(
@@ -199,11 +207,53 @@ class LLMEngine:
         sampled = self.runner.execute(scheduled)
         step_time = time.perf_counter() - started
         updates = self.scheduler.update(scheduled, sampled, step_time)
-        self.last_step_stats = StepStats(step_time, scheduled.num_batched_tokens)
-        outputs.extend(self._deliver(u) for u in updates if u.new_token_ids or u.finished)
+        logprobs = {seq_id: [lp] for seq_id, lp in self.runner.last_logprobs.items()}
+        forced = 0
+        if self.args.enable_fast_forward:
+            updates, forced = self._fast_forward(updates, logprobs)
+        self.last_step_stats = StepStats(step_time, scheduled.num_batched_tokens, forced)
+        updates = self._isolate_failures(updates, outputs)
+        outputs.extend(self._deliver_safely(u, logprobs.get(u.seq.seq_id))
+                       for u in updates if u.new_token_ids or u.finished)
         return outputs
 
-    def _deliver(self, update: SequenceUpdate) -> RequestOutput:
+    def _fast_forward(
+        self, updates: list[SequenceUpdate], logprobs: dict[int, list[TokenLogprobs]]
+    ) -> tuple[list[SequenceUpdate], int]:
+        """After each sampled token, append the tokens its grammar forces (exactly one
+        allowed) without sampling them: the next step computes them in one chunk with the next
+        sampled token. Exact: sampling under a one-token mask can only give that token.
+        Stops, max_tokens and the context end a forced run as they end a sampled one."""
+        structured = self.runner.structured
+        if structured is None:
+            return updates, 0
+        result: list[SequenceUpdate] = []
+        total = 0
+        for update in updates:
+            seq = update.seq
+            forced: list[int] = []
+            reason = update.finish_reason
+            while reason is None:
+                token = structured.forced_token(seq)
+                if token is None:
+                    break
+                structured.accept([seq], [token])
+                reason = self.scheduler.append_forced(seq, token)
+                forced.append(token)
+            if forced:
+                total += len(forced)
+                self.runner.skip_samples(seq.seq_id, len(forced))  # seeded: same draws after
+                if seq.seq_id in logprobs:  # certain: the whole mass on one token
+                    logprobs[seq.seq_id].extend({t: 0.0} for t in forced)
+                update = SequenceUpdate(
+                    seq, update.new_token_ids + forced, reason is not None, reason
+                )
+            result.append(update)
+        return result, total
+
+    def _deliver(
+        self, update: SequenceUpdate, logprobs: list[TokenLogprobs] | None = None
+    ) -> RequestOutput:
         req = self._by_seq[update.seq.seq_id]
         now = time.monotonic()
         m = req.metrics
@@ -231,7 +281,41 @@ class LLMEngine:
             num_output_tokens=req.seq.num_output_tokens,
             abort_reason=req.seq.abort_reason,
             metrics=m,
+            new_logprobs=logprobs,
         )
+
+    # -- per-sequence failures: one sequence's error never fails the batch --------------------
+
+    def _isolate_failures(self, updates: list[SequenceUpdate],
+                          outputs: list[RequestOutput]) -> list[SequenceUpdate]:
+        """Finishes the sequences whose grammar failed this step (their output goes to
+        `outputs` as an abort with the error as reason) and returns the other updates."""
+        structured = self.runner.structured
+        errors = structured.take_errors() if structured is not None else {}
+        if not errors:
+            return updates
+        for seq_id, reason in errors.items():
+            req = self._by_seq.get(seq_id)
+            if req is not None:
+                outputs.append(self._fail_request(req, reason))
+        return [u for u in updates if u.seq.seq_id not in errors]
+
+    def _deliver_safely(self, update: SequenceUpdate,
+                        logprobs: list[TokenLogprobs] | None = None) -> RequestOutput:
+        try:
+            return self._deliver(update, logprobs)
+        except Exception:  # e.g. the detokenizer: this request's problem, not the engine's
+            log.exception("delivering output failed for sequence %d", update.seq.seq_id)
+            req = self._by_seq.get(update.seq.seq_id)
+            if req is None:
+                raise  # nothing left to finish: a bug in the bookkeeping, fail loudly
+            return self._fail_request(req, "output_error")
+
+    def _fail_request(self, req: _Request, reason: str) -> RequestOutput:
+        """Aborts one request for an error of its own and frees its blocks."""
+        if self.scheduler.abort(req.seq.seq_id, reason) is None:
+            req.seq.abort_reason = reason  # it had just finished: still report the error
+        return self._finish_aborted(req)
 
     def _finish_aborted(self, req: _Request) -> RequestOutput:
         req.metrics.first_scheduled_time = req.seq.first_scheduled_time

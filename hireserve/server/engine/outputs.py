@@ -1,8 +1,13 @@
-"""What the engine streams back for a request."""
+"""What the engine streams back for a request: tokens, text, optional logprobs, timings."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+# The log-probabilities at one output position: token id -> logprob under the grammar-masked
+# distribution (see SamplingParams.logprobs), the top-k in descending order, then the chosen
+# token if it is not among them. A token forced by the grammar (fast-forward) has {token: 0.0}.
+TokenLogprobs = dict[int, float]
 
 
 @dataclass(frozen=True)
@@ -11,6 +16,7 @@ class StepStats:
 
     seconds: float
     num_batched_tokens: int
+    num_forced_tokens: int = 0  # appended after this step by grammar fast-forward, unsampled
 
 
 @dataclass
@@ -39,6 +45,7 @@ class RequestOutput:
     num_output_tokens: int
     abort_reason: str | None = None
     metrics: RequestMetrics | None = None
+    new_logprobs: list[TokenLogprobs] | None = None  # aligned with new_token_ids, if asked
 
 
 @dataclass
@@ -50,3 +57,4 @@ class CompletionOutput:
     text: str
     finish_reason: str | None
     num_cached_tokens: int = 0
+    logprobs: list[TokenLogprobs] | None = None  # aligned with token_ids, if asked

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 import torch
 
 from hireserve.scheduler.output import SchedulerOutput
+from hireserve.scheduler.sequence import Sequence
 from hireserve.server.engine.kv_cache import KVCache
+from hireserve.server.engine.outputs import TokenLogprobs
 from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.engine.structured import StructuredOutputManager
 from hireserve.server.layers.attention.backend import select_backend
 from hireserve.server.layers.attention.metadata import AttentionMetadata, forward_context
-from hireserve.server.layers.sampler import Sampler, SamplingTensors
+from hireserve.server.layers.sampler import Sampler, SamplingTensors, constrained_logprobs
 from hireserve.server.models.config import ModelConfig
 from hireserve.server.models.qwen2 import Qwen2ForCausalLM
 
@@ -65,6 +67,9 @@ class ModelRunner:
         self.sampler = Sampler()
         self.structured: StructuredOutputManager | None = None  # set by the engine
         self._generators: dict[int, torch.Generator] = {}  # seeded sequences only
+        # seq_id -> the logprobs of the token sampled for it by the last `execute`, for the
+        # sequences whose SamplingParams ask for them (the engine reads it after each step).
+        self.last_logprobs: dict[int, TokenLogprobs] = {}
         self._pin = self.device.type == "cuda"
 
     @property
@@ -167,6 +172,7 @@ class ModelRunner:
     def execute(self, output: SchedulerOutput) -> list[int | None]:
         """One step. -> one entry per chunk: the sampled token id, or None where the chunk
         does not sample. Sequences with a JSON schema sample under their grammar's bitmask."""
+        self.last_logprobs = {}
         if output.is_empty:
             return []
         inputs = self.prepare(output)
@@ -181,12 +187,49 @@ class ModelRunner:
             if bitmask is not None:
                 bitmask = bitmask.to(self.device, non_blocking=True)
         tensors = self._sampling_tensors(output, inputs.sample_chunks)
-        tokens = self.sampler(logits, tensors, bitmask).tolist()
+        sampled = self.sampler(logits, tensors, bitmask)
+        tokens = sampled.tolist()
+        self.last_logprobs = self._logprobs(seqs, logits, bitmask, sampled, tokens)
         if self.structured is not None:
             self.structured.accept(seqs, tokens)
         for i, token in zip(inputs.sample_chunks, tokens, strict=True):
             result[i] = int(token)
         return result
+
+    def _logprobs(
+        self, seqs: list[Sequence], logits: torch.Tensor, bitmask: torch.Tensor | None,
+        sampled: torch.Tensor, tokens: list[int],
+    ) -> dict[int, TokenLogprobs]:
+        """Top-k logprobs of the rows that ask for them; rows that do not cost nothing."""
+        wanted = [(row, s.sampling_params.logprobs) for row, s in enumerate(seqs)
+                  if getattr(s.sampling_params, "logprobs", None) is not None]
+        if not wanted:
+            return {}
+        rows = self._tensor([row for row, _ in wanted], torch.int64)
+        k = max(n for _, n in wanted)
+        values, ids, chosen = constrained_logprobs(
+            logits[rows], None if bitmask is None else bitmask[rows], sampled[rows], k
+        )
+        values_l, ids_l, chosen_l = values.tolist(), ids.tolist(), chosen.tolist()
+        result: dict[int, TokenLogprobs] = {}
+        for i, (row, n) in enumerate(wanted):
+            # Disallowed tokens (-inf) are left out when the grammar allows fewer than k.
+            entry = {t: v for t, v in zip(ids_l[i][:n], values_l[i][:n], strict=True)
+                     if v != float("-inf")}
+            entry.setdefault(int(tokens[row]), chosen_l[i])
+            result[seqs[row].seq_id] = entry
+        return result
+
+    def skip_samples(self, seq_id: int, n: int) -> None:
+        """Advance a seeded sequence's generator past `n` tokens it was not sampled for
+        (its grammar forced them), drawing what the sampler would have drawn: its later tokens
+        are then those it gives with fast-forward off. Unseeded sequences draw nothing."""
+        gen = self._generators.get(seq_id)
+        if gen is None:
+            return
+        for _ in range(n):  # as the sampler's _exponential_noise draws a seeded row
+            row = torch.empty(self.config.vocab_size, dtype=torch.float32, device=gen.device)
+            row.exponential_(generator=gen)
 
     def release(self, seq_ids: Iterable[int]) -> None:
         """Forgets per-sequence sampling state (finished, aborted)."""

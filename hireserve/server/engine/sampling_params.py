@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+MAX_LOGPROBS = 20
+
 
 @dataclass(frozen=True)
 class SamplingParams:
@@ -18,6 +20,10 @@ class SamplingParams:
     ignore_eos: bool = False
     seed: int | None = None  # same seed, same prompt, same output, whatever else is batched
     json_schema: str | None = None  # constrain the output to this JSON schema (xgrammar)
+    # Log-probabilities of the top `logprobs` tokens (and of the chosen one) at each output
+    # position, from log_softmax of the grammar-masked logits before penalties and temperature:
+    # the model's distribution over what the grammar allows. None: not computed.
+    logprobs: int | None = None
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -30,6 +36,8 @@ class SamplingParams:
             raise ValueError("min_p must be in [0, 1]")
         if self.repetition_penalty <= 0:
             raise ValueError("repetition_penalty must be > 0")
+        if self.logprobs is not None and not 0 <= self.logprobs <= MAX_LOGPROBS:
+            raise ValueError(f"logprobs must be in [0, {MAX_LOGPROBS}]")
         if self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1")
         object.__setattr__(self, "stop_token_ids", tuple(self.stop_token_ids))

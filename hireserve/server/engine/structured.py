@@ -4,12 +4,16 @@ The engine compiles each schema once (the Screen schema is the same for every re
 prompt version) and keeps one `GrammarMatcher` per constrained sequence. Before sampling, the
 runner asks each matcher for its token bitmask; after sampling, the engine feeds it the token.
 Once the JSON is complete the matcher allows only the stop tokens, so the sequence ends by EOS.
+Where the mask allows exactly one token (keys, punctuation, the rest of an enum value), the
+engine appends it without sampling (`forced_token`, fast-forward): token by token, so the tokens
+are those sampling would give, with no retokenization of a jump-forward string.
 xgrammar is imported here only, so the engine loads without it when nothing is constrained.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,9 +22,12 @@ import torch
 
 from hireserve.scheduler.sequence import Sequence
 
+log = logging.getLogger(__name__)
+
 
 class StructuredOutputError(RuntimeError):
-    """The grammar refused a sampled token: a bug, counted and surfaced, never swallowed."""
+    """The grammar refused a sampled token: a bug, counted (`failures`) and surfaced: the
+    sequence ends with an error, the rest of the batch goes on."""
 
 
 class GrammarCompilerCache:
@@ -32,6 +39,7 @@ class GrammarCompilerCache:
         info = xgr.TokenizerInfo.from_huggingface(
             hf_tokenizer, vocab_size=vocab_size, stop_token_ids=sorted(stop_token_ids)
         )
+        self.tokenizer_info = info  # the server's schema admission compiles with it too
         self._compiler = xgr.GrammarCompiler(info)
         self._lock = threading.Lock()  # compile may be called from the asyncio side too
 
@@ -74,6 +82,23 @@ class GrammarState:
     def is_terminated(self) -> bool:
         return bool(self._matcher.is_terminated())
 
+    def only_allowed_token(self, scratch: torch.Tensor) -> int | None:
+        """The next token if the grammar allows exactly one, else None. `scratch` is a
+        one-row bitmask the caller owns (overwritten). Forcing that token is what sampling
+        would do under the mask whatever the logits, so it is exact at any temperature."""
+        if self._matcher.is_terminated():
+            return None
+        self._matcher.fill_next_token_bitmask(scratch, 0)
+        words = scratch[0]
+        nonzero = words.nonzero()
+        if nonzero.numel() != 1:
+            return None
+        index = int(nonzero[0, 0])
+        word = int(words[index]) & 0xFFFFFFFF  # bit 31 makes the int32 negative
+        if word & (word - 1):
+            return None  # several bits in the one word
+        return index * 32 + word.bit_length() - 1
+
 
 class StructuredOutputManager:
     """The matchers of the constrained sequences in flight, keyed by sequence id. The runner
@@ -83,13 +108,35 @@ class StructuredOutputManager:
         self._make_compiler = make_compiler
         self._compiler: GrammarCompilerCache | None = None
         self._states: dict[int, GrammarState] = {}
+        # seq_id -> abort reason, for sequences whose grammar failed this step: the engine
+        # finishes them alone (take_errors) instead of failing the whole batch.
+        self._errors: dict[int, str] = {}
+        self._init_lock = threading.Lock()  # `compiler` is also reached from the asyncio side
+        self._scratch: torch.Tensor | None = None  # one-row bitmask for forced_token
         self.failures = 0  # tokens a grammar refused: must stay 0
 
     @property
     def compiler(self) -> GrammarCompilerCache:
         if self._compiler is None:  # xgrammar loads on the first constrained request
-            self._compiler = self._make_compiler()
+            with self._init_lock:
+                if self._compiler is None:
+                    self._compiler = self._make_compiler()
         return self._compiler
+
+    def precompile(self, schema_json: str) -> None:
+        """Compiles into the cache now (a server worker thread), so the engine thread finds it."""
+        self.compiler.compile(schema_json)
+
+    def take_errors(self) -> dict[int, str]:
+        """The sequences whose grammar failed since the last call -> abort reason
+        ("invalid_schema": it did not compile; "grammar_error": the matcher failed)."""
+        errors, self._errors = self._errors, {}
+        return errors
+
+    def _fail(self, seq_id: int, reason: str) -> None:
+        log.exception("structured output failed for sequence %d (%s)", seq_id, reason)
+        self._errors[seq_id] = reason
+        self._states.pop(seq_id, None)  # no further mask, accept or forced token for it
 
     def bitmask(self, seqs: list[Sequence]) -> torch.Tensor | None:
         """One row per sequence (all bits set where unconstrained); None if none is."""
@@ -99,12 +146,19 @@ class StructuredOutputManager:
         mask = self.compiler.allocate_bitmask(len(seqs))
         GrammarCompilerCache.reset_bitmask(mask)
         for row, (seq, schema) in enumerate(zip(seqs, schemas, strict=True)):
-            if schema is None:
-                continue
+            if schema is None or seq.seq_id in self._errors:
+                continue  # a failed row samples unconstrained; its token is thrown away
             state = self._states.get(seq.seq_id)
-            if state is None:
-                state = self._states[seq.seq_id] = self.compiler.matcher(schema)
-            state.fill_bitmask(mask, row)
+            try:
+                if state is None:
+                    try:
+                        state = self._states[seq.seq_id] = self.compiler.matcher(schema)
+                    except Exception:
+                        self._fail(seq.seq_id, "invalid_schema")
+                        continue
+                state.fill_bitmask(mask, row)
+            except Exception:
+                self._fail(seq.seq_id, "grammar_error")
         return mask
 
     def accept(self, seqs: list[Sequence], tokens: list[int]) -> None:
@@ -116,11 +170,29 @@ class StructuredOutputManager:
                 state.accept(token)
             except StructuredOutputError:
                 self.failures += 1
-                raise
+                self._fail(seq.seq_id, "grammar_error")
+            except Exception:
+                self._fail(seq.seq_id, "grammar_error")
 
     def release(self, seq_ids: Iterable[int]) -> None:
         for seq_id in seq_ids:
             self._states.pop(seq_id, None)
+
+    def forced_token(self, seq: Sequence) -> int | None:
+        """The only token `seq`'s grammar allows next (fast-forward), or None: unconstrained,
+        finished grammar, or a real choice. The caller appends it and then `accept`s it."""
+        state = self._states.get(seq.seq_id)
+        if state is None:
+            return None
+        if self._scratch is None:
+            self._scratch = self.compiler.allocate_bitmask(1)
+        try:
+            token = state.only_allowed_token(self._scratch)
+        except Exception:  # as in `bitmask`: this sequence ends alone, the batch goes on
+            self._fail(seq.seq_id, "grammar_error")
+            return None
+        # A bit past the vocabulary (mask padding) is never a token the sampler could pick.
+        return token if token is not None and token < self.compiler.vocab_size else None
 
 
 def _schema_of(seq: Sequence) -> str | None:

@@ -4,6 +4,8 @@ Everything runs on the logits' device in one pass over the batch. Greedy rows ar
 argmax of the penalised, masked logits. Random rows use the exponential race
 (argmax(p / E), E ~ Exponential(1)), which samples from p exactly; a seeded row draws its E from
 its own generator, so its tokens do not depend on what else is in the batch.
+`constrained_logprobs` gives the rows that ask for them their top-k log-probabilities under the
+grammar mask.
 """
 
 from __future__ import annotations
@@ -74,8 +76,8 @@ class SamplingTensors:
 
 
 class RowSamplingParams(Protocol):
-    """The fields of hireserve.server.engine.SamplingParams the sampler reads (layers never import engine).
-    Read-only, so frozen dataclasses match."""
+    """The fields of hireserve.server.engine.SamplingParams the sampler reads (layers never
+    import engine). Read-only, so frozen dataclasses match."""
 
     @property
     def temperature(self) -> float: ...
@@ -197,3 +199,22 @@ class Sampler(nn.Module):
         noise = _exponential_noise((n, vocab), t.generators, logits.device)
         sampled = (probs / noise).argmax(dim=1)
         return torch.where(greedy_rows, greedy_tokens, sampled)
+
+
+def constrained_logprobs(
+    logits: Tensor, bitmask: Tensor | None, chosen: Tensor, k: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Log-probabilities under the grammar: log_softmax of the masked fp32 logits, before any
+    penalty or temperature (vLLM reports the raw model's; a grammar's caller wants how likely
+    each allowed answer is). Rows [n] -> (top-k values [n, k], their ids [n, k], the chosen
+    tokens' values [n]). A disallowed token has -inf."""
+    logits = logits.float()
+    if bitmask is not None:
+        logits = logits.masked_fill(~unpack_bitmask(bitmask, logits.shape[1]), float("-inf"))
+    logprobs = logits.log_softmax(dim=1)
+    top = logprobs.topk(k, dim=1) if k > 0 else None
+    chosen_lp = logprobs.gather(1, chosen.view(-1, 1)).squeeze(1)
+    if top is None:
+        empty = logprobs.new_empty(logprobs.shape[0], 0)
+        return empty, empty.long(), chosen_lp
+    return top.values, top.indices, chosen_lp
