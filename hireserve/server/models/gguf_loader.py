@@ -8,6 +8,7 @@ permuted. A file without `output.weight` ties the LM head to the token embedding
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,13 +55,35 @@ def unpermute_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     return w.reshape(n_heads, half, 2, *w.shape[1:]).swapaxes(2, 1).reshape(w.shape)
 
 
+@functools.cache
+def fast_reader_class() -> Any:
+    """gguf's GGUFReader, parsing through a plain ndarray view of its memory map: the stock
+    reader slices the np.memmap once per value, and memmap's per-slice bookkeeping made
+    reading a Qwen2.5 GGUF (two 150K-entry string arrays) take 25 s instead of 6 s here."""
+    import gguf
+
+    class FastGGUFReader(gguf.GGUFReader):
+        def _get(self, offset: int, dtype: Any, count: int = 1,
+                 override_order: Any = None) -> Any:
+            plain = self.__dict__.get("_plain")
+            if plain is None:
+                plain = self._plain = self.data.view(np.ndarray)
+            count = int(count)
+            end = offset + np.dtype(dtype).itemsize * count
+            arr = plain[offset:end].view(dtype=dtype)[:count]
+            order = self.byte_order if override_order is None else override_order
+            return arr.view(arr.dtype.newbyteorder(order))
+
+    return FastGGUFReader
+
+
 class GGUFCheckpoint:
     def __init__(self, path: Path) -> None:
         import gguf
 
         self.path = Path(path)
         self._gguf = gguf
-        self.reader = gguf.GGUFReader(str(self.path))
+        self.reader = fast_reader_class()(str(self.path))
         self.arch = str(self._field("general.architecture"))
         if self.arch not in _ARCHITECTURES:
             raise ValueError(f"GGUF architecture {self.arch!r} is not supported "

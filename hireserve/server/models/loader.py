@@ -1,5 +1,9 @@
 """Build a model and fill its weights: HF safetensors directory, GGUF file, or dummy weights.
 
+An embedded GGUF (one whose SHA-256 is known) is dequantized once: the first load writes the
+model's parameters in the engine's dtype to a safetensors cache (weight_cache.py), which later
+loads map instead.
+
 The model is constructed directly on the target device in the target dtype (one allocation
 per parameter); checkpoint tensors (read, dequantized or drawn at random) are then streamed
 one at a time through each parameter's `weight_loader`, which cuts this rank's TP shard.
@@ -16,7 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from hireserve.server.distributed import get_tp_rank, get_tp_size
 from hireserve.server.layers.linear import load_into
+from hireserve.server.models import weight_cache
 from hireserve.server.models.config import ModelConfig
 from hireserve.server.models.presets import preset_config
 from hireserve.server.models.qwen2 import Qwen2ForCausalLM
@@ -135,7 +141,15 @@ def load_model(
         raise ValueError(f"unknown load format {load_format!r}: expected one of {LOAD_FORMATS}")
     device = torch.device(device)
     gguf = None
-    if source.kind is SourceKind.PRESET:
+    cached = None  # the dequantized-weights cache of an embedded GGUF (weight_cache.py)
+    if source.kind is SourceKind.GGUF and source.sha256 and load_format == "auto":
+        assert source.path is not None
+        cached = weight_cache.cache_path(source.path, source.sha256, dtype,
+                                         get_tp_rank(), get_tp_size())
+    cached_config = weight_cache.read_config(cached) if cached is not None else None
+    if cached_config is not None:
+        config = cached_config  # a cached start never opens the GGUF (its metadata is slow)
+    elif source.kind is SourceKind.PRESET:
         if load_format != "dummy":
             raise ValueError(f"preset {source.name!r} has no weights: use load_format='dummy' "
                              "or a downloaded checkpoint directory")
@@ -156,9 +170,19 @@ def load_model(
     assert isinstance(model, Qwen2ForCausalLM)
     if load_format == "dummy":
         load_weights(model, dummy_weights(config, dtype=dtype, device=device))
-    elif gguf is not None:
-        load_weights(model, gguf.weights())
+    elif cached is not None and cached_config is not None and weight_cache.load(cached, model):
+        pass
     else:
-        assert source.path is not None
-        load_weights(model, _safetensors(source.path))
+        if gguf is None and source.kind is SourceKind.GGUF:  # a stale cache: rebuild it
+            from hireserve.server.models.gguf_loader import GGUFCheckpoint
+
+            assert source.path is not None
+            gguf = GGUFCheckpoint(source.path)
+        if gguf is not None:
+            load_weights(model, gguf.weights())
+            if cached is not None:
+                weight_cache.save(cached, model, gguf.config)
+        else:
+            assert source.path is not None
+            load_weights(model, _safetensors(source.path))
     return model, config

