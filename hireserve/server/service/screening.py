@@ -205,8 +205,9 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
             logprobs=VERDICT_LOGPROBS,
         )
         tokenizer = self.engine.tokenizer
-        probabilities = verdict_probabilities(
-            answer.completion.token_ids, answer.completion.logprobs,
+        # Decoding the answer's tokens one by one is tokenizer work: off the event loop.
+        probabilities = await asyncio.to_thread(
+            verdict_probabilities, answer.completion.token_ids, answer.completion.logprobs,
             lambda token: tokenizer.decode([token], skip_special_tokens=False), k)
         rubric = build_rubric(items, numbered, answer.value, probabilities)
         usage = answer.usage()
