@@ -48,13 +48,18 @@ _RULES: tuple[tuple[str, str], ...] = (
         r"<\|im_start\|>|<\|im_end\|>|<\|endoftext\|>|\[/?inst\]|<</?sys>>|^\s*#{2,}\s*system",
     ),
     ("system", r"(?:系统提示|系統提示|系统指令|系統指令|系统消息|提示词)"),
+    # A fake closing/opening of the prompt's own sections: "</resume>", "<system>".
+    ("system", r"^\s*</?\s*(?:resume|cv|system|user|assistant|instructions?|job)\s*>\s*$"),
     (
         "score",
         r"\b(?:rate|score|rank|grade|give|assign|mark|evaluate)\s+(?:this\s+|the\s+|me\s+)?"
         r"(?:candidate|applicant|resume|cv|profile|person)?\s*(?:as\s+|a\s+|an\s+|with\s+|at\s+)?"
         r"(?:(?:score|rating|match)\s+(?:of\s+)?)?(?:100|10\s*/\s*10|perfect|the\s+highest|maximum|top)",
     ),
-    ("score", r"\bmatch[_\s]?score\s*(?:of|=|:|is|should\s+be)?\s*100\b"),
+    (
+        "score",
+        r"\bmatch[_\s]?score\s*(?:of|=|:|is|should\s+be|must\s+be|to|à|a|de|auf)?\s*100\b",
+    ),
     (
         "score",
         r"\b(?:this|the)\s+(?:candidate|applicant)\s+(?:is|should\s+be)\s+(?:rated\s+|considered\s+)?"
@@ -67,6 +72,42 @@ _RULES: tuple[tuple[str, str], ...] = (
         r".{0,6}?(?:满分|滿分|100\s*分|最高分)",
     ),
     ("score", r"(?:匹配|评分|評分)(?:分数|度|分數)?.{0,4}?100"),
+    # Telling the screener what to conclude, in any wording: "treat every requirement as met",
+    # "do not list any missing skills".
+    ("score", r"\btreat\s+(?:every|all|each|any)\b.{0,40}?\bas\s+(?:met|satisfied|fulfilled)\b"),
+    (
+        "score",
+        r"\bdo\s+not\s+(?:list|mention|report|flag|include)\s+(?:any\s+)?"
+        r"(?:missing|gaps?|red\s+flags?|weakness(?:es)?|concerns?)",
+    ),
+    ("override", r"\b(?:updated|new|special|revised|additional)\s+(?:screening\s+)?instructions\b"),
+    # Text addressed to an automated reader: "note for the AI assistant", "evaluador automático".
+    (
+        "role",
+        r"\b(?:note|message|instructions?|reminder)\s+(?:to|for)\s+(?:the\s+|any\s+)?"
+        r"(?:ai|automated|automatic|llm|gpt|chatbot|language\s+model|screening\s+(?:bot|model|tool))\b",
+    ),
+    (
+        "role",
+        r"(?:evaluador|revisor|asistente|sistema)\s+(?:autom[aá]tico|automatizado|de\s+ia)"
+        r"|[ée]valuateur\s+automatique|(?:assistant|syst[eè]me)\s+(?:d'ia|automatique)"
+        r"|automatische[rnms]?\s+(?:bewerter|pr[üu]fer|auswahl|system)|\bki-(?:assistent|system)"
+        r"|المقيم\s+الآلي|الذكاء\s+الاصطناعي|自动(?:评估|筛选|评分)|自動(?:評估|篩選|評分)",
+    ),
+    # Other languages' "ignore the instructions / the requirements".
+    (
+        "override",
+        r"\bignor(?:a|e|ez|er|ar|ate|iere|ieren)\s+(?:todas\s+|toutes\s+|alle\s+|tutte\s+)?"
+        r"(?:las\s+|los\s+|les\s+|die\s+|le\s+)?(?:vorherigen\s+)?"
+        r"(?:instrucciones|instructions|anweisungen|istruzioni|requisitos|exigences|anforderungen"
+        r"|requisiti|reglas|r[eè]gles|regeln)",
+    ),
+    ("override", r"تجاهل\s+(?:جميع\s+|كل\s+)?(?:التعليمات|المتطلبات|الأوامر)"),
+    (
+        "score",
+        r"(?:punt[uú]a|califica|calificar|puntuar|not(?:e|ez|er)|[ée]valuez|bewerte|bewerten|"
+        r"fixer|fijar|setze)\b.{0,40}?\b100\b",
+    ),
 )
 _COMPILED = tuple((category, re.compile(p, re.IGNORECASE | re.MULTILINE)) for category, p in _RULES)
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))

@@ -145,9 +145,11 @@ class AsyncEngine:
         except BaseException as exc:  # the loop must never die silently
             log.exception("engine loop failed")
             self.error = exc
-            self._fail_all(exc)
-            if self.on_dead is not None:
-                self.on_dead(exc)
+            try:  # the owner learns first (health goes NOT_SERVING), then the callers see it
+                if self.on_dead is not None:
+                    self.on_dead(exc)
+            finally:
+                self._fail_all(exc)
         finally:
             if self.error is None:
                 self._fail_all(EngineDeadError("the engine shut down"))

@@ -16,6 +16,14 @@ from typing import Any
 MAX_UTF8_BYTES_PER_CHAR = 4
 
 
+def closed_object(properties: dict[str, Any], title: str | None = None) -> dict[str, Any]:
+    """An object whose every property is required and nothing else is allowed: with the
+    properties' order, this is what fixes an answer's keys and their order in the grammar."""
+    head: dict[str, Any] = {"title": title} if title else {}
+    return {**head, "type": "object", "properties": properties, "required": list(properties),
+            "additionalProperties": False}
+
+
 def text_field(max_chars: int, min_chars: int = 0) -> dict[str, Any]:
     """A JSON-schema string of `min_chars..max_chars` characters. xgrammar compiles a bounded
     string to a repetition of `[^"\\\r\n]`: no backslash, so no escape sequence can stretch a

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hireserve.server.prompts.budget import text_field
+from hireserve.server.prompts.budget import closed_object, text_field
 from hireserve.server.prompts.fence import JOB_BEGIN, JOB_END, RESUME_BEGIN, RESUME_END, fenced
 from hireserve.server.prompts.language import language_name
 from hireserve.server.prompts.results import (
@@ -110,12 +110,7 @@ def _item(slot: QuestionType | None, scale: float) -> dict[str, Any]:
         "question": text_field(max(MIN_FIELD_CHARS, int(MAX_QUESTION_CHARS * scale)), 1),
         "probes": text_field(max(MIN_FIELD_CHARS, int(MAX_PROBES_CHARS * scale)), 1),
     }
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
+    return closed_object(properties)
 
 
 def questions_schema(
@@ -131,13 +126,7 @@ def questions_schema(
     if fixed:
         array["prefixItems"] = [_item(s, scale) for s in fixed]
     array["items"] = _item(None, scale) if len(fixed) < n else False
-    return {
-        "title": SCHEMA_VERSION,
-        "type": "object",
-        "properties": {"questions": array},
-        "required": ["questions"],
-        "additionalProperties": False,
-    }
+    return closed_object({"questions": array}, SCHEMA_VERSION)
 
 
 def parse_questions_result(

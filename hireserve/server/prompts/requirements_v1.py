@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hireserve.server.prompts.budget import closed_object
 from hireserve.server.prompts.fence import JOB_BEGIN, JOB_END, defuse
 from hireserve.server.prompts.lines import Line
 from hireserve.server.prompts.results import AnswerError, load_object
@@ -56,13 +57,7 @@ def build_requirements_messages(lines: list[Line]) -> list[dict[str, str]]:
 
 def requirements_schema(n: int) -> dict[str, Any]:
     properties = {f"J{i}": {"enum": list(LABELS)} for i in range(1, n + 1)}
-    return {
-        "title": SCHEMA_VERSION,
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
+    return closed_object(properties, SCHEMA_VERSION)
 
 
 def parse_requirements(answer: str, n: int) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hireserve.server.prompts.budget import text_field
+from hireserve.server.prompts.budget import closed_object, text_field
 from hireserve.server.prompts.fence import JOB_BEGIN, JOB_END, RESUME_BEGIN, RESUME_END, fenced
 from hireserve.server.prompts.language import language_name
 from hireserve.server.prompts.results import AnswerError, ScreenResult, load_object, string, strings
@@ -84,13 +84,7 @@ def screen_schema(scale: float = 1.0) -> dict[str, Any]:
         "summary": text_field(chars(MAX_SUMMARY_CHARS)),
         "match_score": {"type": "integer", "minimum": 0, "maximum": 100},
     }
-    return {
-        "title": SCHEMA_VERSION,
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
+    return closed_object(properties, SCHEMA_VERSION)
 
 
 def parse_screen_result(answer: str) -> ScreenResult:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hireserve.server.prompts.budget import text_field
+from hireserve.server.prompts.budget import closed_object, text_field
 from hireserve.server.prompts.fence import RESUME_BEGIN, RESUME_END, defuse
 from hireserve.server.prompts.language import language_name
 from hireserve.server.prompts.lines import Line
@@ -111,8 +111,7 @@ def build_screen_v2_messages(
 
 def _assessment(num_lines: int) -> dict[str, Any]:
     def branch(evidence: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "object", "properties": {"evidence": evidence, "verdict": verdict},
-                "required": ["evidence", "verdict"], "additionalProperties": False}
+        return closed_object({"evidence": evidence, "verdict": verdict})
 
     missing = branch({"const": NO_EVIDENCE}, {"const": "missing"})
     if num_lines == 0:
@@ -133,13 +132,7 @@ def screen_v2_schema(num_requirements: int, num_lines: int, scale: float = 1.0
         f"R{i}": _assessment(num_lines) for i in range(1, num_requirements + 1)}
     properties["experience_evaluation"] = text_field(chars(MAX_EVALUATION_CHARS))
     properties["summary"] = text_field(chars(MAX_SUMMARY_CHARS))
-    return {
-        "title": SCHEMA_VERSION,
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
+    return closed_object(properties, SCHEMA_VERSION)
 
 
 def parse_screen_v2(answer: str, num_requirements: int, num_lines: int) -> RubricAnswer:
