@@ -5,9 +5,10 @@ PY        := $(VENV)/bin/python
 PIP       := $(PY) -m pip
 STAMP     := $(VENV)/.installed
 PORT      ?= 50051
-# The model of `make serve`: the embedded Qwen2.5-Coder-0.5B (bf16 where the CPU has it). Its
-# screens ran 2.4x faster than SmolLM2-135M's (`--model default`) on the 2-core dev VM, with
-# equally poor judgement (benchmarks/RESULTS.md); on a GPU box use MODEL=/path/to/Qwen2.5-7B.
+# The model of `make serve`: the embedded Qwen2.5-Coder-0.5B (bf16 where the CPU has it), the
+# product's own model family and tokenizer; on the 2-core dev VM its 72 quality screens took
+# 1238 s vs SmolLM2-135M's (`--model default`) 1431 s under the same load, with equally poor
+# judgement (benchmarks/RESULTS.md). On a GPU box use MODEL=/path/to/Qwen2.5-7B-Instruct.
 MODEL     ?= qwen2.5-0.5b
 METRICS_PORT ?= 9400
 PYTEST_ARGS ?=
