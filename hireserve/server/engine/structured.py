@@ -68,11 +68,18 @@ class GrammarState:
     def __init__(self, xgr: Any, matcher: Any) -> None:
         self._xgr = xgr
         self._matcher = matcher
+        # The mask fast-forward computed for the current state: the next step's sampling mask
+        # is the same, so it is copied instead of being computed twice per token.
+        self._next_row: torch.Tensor | None = None
 
     def fill_bitmask(self, bitmask: torch.Tensor, row: int) -> None:
-        self._matcher.fill_next_token_bitmask(bitmask, row)
+        if self._next_row is not None:
+            bitmask[row].copy_(self._next_row)
+        else:
+            self._matcher.fill_next_token_bitmask(bitmask, row)
 
     def accept(self, token_id: int) -> None:
+        self._next_row = None
         if self._matcher.is_terminated():
             return  # the stop token that ended it: nothing more to check
         if not self._matcher.accept_token(token_id):
@@ -90,6 +97,7 @@ class GrammarState:
             return None
         self._matcher.fill_next_token_bitmask(scratch, 0)
         words = scratch[0]
+        self._next_row = words.clone()  # valid until the next accept
         nonzero = words.nonzero()
         if nonzero.numel() != 1:
             return None
