@@ -33,7 +33,8 @@ def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tupl
         s.block_table = list(range(next_block, next_block + blocks))
         next_block += blocks
     start = time.perf_counter()
-    out = runner.execute(SchedulerOutput([ScheduledChunk(s, 0, s.num_tokens, True) for s in seqs]))
+    out = runner.execute(
+        SchedulerOutput([ScheduledChunk(s, 0, s.num_tokens, True) for s in seqs])).sampled
     decode_start = time.perf_counter()
     for _ in range(new_tokens - 1):
         for s, t in zip(seqs, out, strict=True):
@@ -41,7 +42,7 @@ def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tupl
             s.token_ids.append(t)
         out = runner.execute(
             SchedulerOutput([ScheduledChunk(s, s.num_tokens - 1, 1, True) for s in seqs])
-        )
+        ).sampled
     end = time.perf_counter()
     return end - start, end - decode_start
 

@@ -13,14 +13,20 @@ class ScheduledChunk:
 
     The K/V of `token_ids[start : start + num_tokens]` are written to the slots of
     `seq.block_table`; positions `0 .. start` are read from the cache (computed earlier or
-    served by the prefix cache). `sample` is true when the chunk reaches the last known token,
-    so the step samples the next one.
+    served by the prefix cache). A chunk that reaches the last known token reads the logits at
+    it: `sample` (the step samples the next token) or, for a prefill-only sequence, `score` (the
+    step returns the candidates' log-probabilities and the sequence finishes).
     """
 
     seq: Sequence
     start: int
     num_tokens: int
     sample: bool
+    score: bool = False
+
+    @property
+    def computes_logits(self) -> bool:
+        return self.sample or self.score
 
     @property
     def is_decode(self) -> bool:

@@ -36,11 +36,12 @@ class StepPlan:
         )
 
     def output(self) -> SchedulerOutput:
-        chunks = [
-            ScheduledChunk(seq, start, n, sample=start + n == seq.num_tokens)
-            for where in (self.decodes, self.prefills)
-            for seq, start, n in where.values()
-        ]
+        chunks = []
+        for where in (self.decodes, self.prefills):
+            for seq, start, n in where.values():
+                at_end = start + n == seq.num_tokens  # logits at its last token are read
+                chunks.append(ScheduledChunk(seq, start, n, sample=at_end and not seq.prefill_only,
+                                             score=at_end and seq.prefill_only))
         # A recomputed preempted sequence whose cached prefix leaves one token looks like a
         # decode (ScheduledChunk.is_decode): keep every decode-shaped chunk first all the same.
         chunks.sort(key=lambda c: not c.is_decode)

@@ -81,14 +81,18 @@ class Scheduler:
         if seq.seq_id in self._seqs:
             raise ValueError(f"sequence id {seq.seq_id} is already scheduled")
         n = seq.num_tokens
-        if n >= cfg.max_model_len:  # room for at least one output token
-            raise PromptTooLongError(n, cfg.max_model_len - 1, "max_model_len")
+        # A generated sequence needs room for at least one output token; a scoring one
+        # (prefill only) for its prompt alone.
+        longest = cfg.max_model_len if seq.prefill_only else cfg.max_model_len - 1
+        if n > longest:
+            raise PromptTooLongError(n, longest, "max_model_len")
         # Alone in the pool, a sequence must be able to reach its longest length, else it
-        # would preempt itself forever. The last sampled token needs no KV slot.
-        max_len = min(n + seq.stop.max_tokens, cfg.max_model_len)
+        # would preempt itself forever. The last sampled token needs no KV slot; every prompt
+        # token does.
+        slots = n if seq.prefill_only else min(n + seq.stop.max_tokens, cfg.max_model_len) - 1
         capacity = cfg.kv_capacity_tokens
-        if max_len - 1 > capacity:
-            raise PromptTooLongError(n, capacity + 1 - (max_len - n), "kv_pool")
+        if slots > capacity:
+            raise PromptTooLongError(n, capacity - (slots - n), "kv_pool")
         if len(self.waiting) >= cfg.max_waiting:
             raise QueueFullError(len(self.waiting), cfg.max_waiting)
         self._seqs[seq.seq_id] = seq
@@ -257,7 +261,8 @@ class Scheduler:
         step_time_s: float | None = None,
     ) -> list[SequenceUpdate]:
         """Apply a step's results. `sampled[i]` is the token sampled for `output.chunks[i]`
-        (None for chunks that do not sample). Returns one update per sampled token."""
+        (None for chunks that do not sample). Returns one update per sampled token, and one
+        (finished, no token) per prefill-only sequence whose prompt is now computed."""
         if len(sampled) != len(output.chunks):
             raise ValueError(f"{len(sampled)} sampled tokens for {len(output.chunks)} chunks")
         for chunk, tok in zip(output.chunks, sampled, strict=True):
@@ -273,6 +278,10 @@ class Scheduler:
                 continue  # aborted or preempted since it was scheduled: drop the result
             seq.num_computed_tokens += chunk.num_tokens
             self.block_manager.commit(seq)
+            if chunk.score:  # its full prompt blocks stay cached for the next question
+                self._finish(seq, FinishReason.SCORED)
+                updates.append(SequenceUpdate(seq, [], True, FinishReason.SCORED))
+                continue
             if not chunk.sample:
                 continue
             assert tok is not None

@@ -17,6 +17,7 @@ class SequenceStatus(enum.Enum):
 class FinishReason(enum.Enum):
     STOP = "stop"  # EOS or a stop token id
     LENGTH = "length"  # max_tokens or the model's context
+    SCORED = "scored"  # a prefill-only sequence whose last prompt token was computed
     ABORT = "abort"  # cancelled, deadline, engine shutdown (see Sequence.abort_reason)
 
 
@@ -24,7 +25,7 @@ class FinishReason(enum.Enum):
 class StopCriteria:
     """What ends a sequence. The engine fills it from SamplingParams and the tokenizer."""
 
-    max_tokens: int = 256
+    max_tokens: int = 256  # 0: prefill only (a scoring request), nothing is sampled
     stop_token_ids: frozenset[int] = frozenset()
     eos_token_ids: frozenset[int] = frozenset()
     ignore_eos: bool = False
@@ -87,6 +88,12 @@ class Sequence:
     @property
     def output_token_ids(self) -> list[int]:
         return self.token_ids[self.num_prompt_tokens :]
+
+    @property
+    def prefill_only(self) -> bool:
+        """A scoring request: it finishes with the step that computes its last prompt token,
+        whose logits are read (the candidates' log-probabilities) instead of sampled."""
+        return self.stop.max_tokens == 0
 
     @property
     def is_finished(self) -> bool:

@@ -81,8 +81,11 @@ def test_admission_errors_reach_the_caller(engine) -> None:
     async def main():
         with pytest.raises(PromptTooLongError):
             await engine.submit(list(range(3, 5000)), LONG)
-        streams = [await engine.submit([3, 4, 5], LONG) for _ in range(2)]
-        await _until(lambda: engine.engine.scheduler.num_running == 2)  # max_num_seqs
+        streams = []
+        for running in (1, 2):  # one at a time: a second add before the first is scheduled
+            streams.append(await engine.submit([3, 4, 5], LONG))  # would find the queue full
+            await _until(lambda n=running: engine.engine.scheduler.num_running == n)
+        # max_num_seqs is 2: the next one waits
         streams.append(await engine.submit([3, 4, 5], LONG))
         await _until(lambda: engine.engine.scheduler.num_waiting == 1)  # max_waiting
         with pytest.raises(QueueFullError):

@@ -66,7 +66,7 @@ class _StepCounter:
         self.steps = 0
         original = llm.engine.runner.execute
 
-        def spy(scheduled: Any) -> list[int | None]:
+        def spy(scheduled: Any) -> Any:
             self.steps += 1
             return original(scheduled)
 

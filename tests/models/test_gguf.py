@@ -47,12 +47,12 @@ def test_smollm2_gguf_greedy_tokens_match_transformers() -> None:
     h = Harness(path, block_size=16, num_blocks=8)
     assert h.config.tie_word_embeddings and h.config.num_kv_heads == 3
     seq = h.sequence(prompt)
-    out = h.runner.execute(h.output(h.chunk(seq, 0, len(prompt))))
+    out = h.runner.execute(h.output(h.chunk(seq, 0, len(prompt)))).sampled
     ours_prefill = h.logits(h.chunk(seq, 0, len(prompt)))[0]
     torch.testing.assert_close(ours_prefill, hf_prefill, atol=2e-3, rtol=0)
     generated = [out[0]]
     while len(generated) < NEW_TOKENS:
         seq.token_ids.append(generated[-1])
-        (token,) = h.runner.execute(h.output(h.chunk(seq, seq.num_tokens - 1, 1)))
+        (token,) = h.runner.execute(h.output(h.chunk(seq, seq.num_tokens - 1, 1))).sampled
         generated.append(token)
     assert generated == expected

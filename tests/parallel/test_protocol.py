@@ -37,7 +37,7 @@ def test_step_round_trip() -> None:
     assert len(header) == 8 * (7 + 2 * 3)  # fixed fields + two lists of one int per sequence
     got = unpack_step(fields, payload.clone(), block_size=8)
     for a, b in [(got.input_ids, step.input_ids), (got.positions, step.positions),
-                 (got.sample_rows, step.sample_rows), (got.meta.slot_mapping, meta.slot_mapping),
+                 (got.logits_rows, step.logits_rows), (got.meta.slot_mapping, meta.slot_mapping),
                  (got.meta.query_start_loc, meta.query_start_loc),
                  (got.meta.seq_lens, meta.seq_lens), (got.meta.block_tables, meta.block_tables)]:
         assert a.dtype == b.dtype and torch.equal(a, b)

@@ -1,6 +1,7 @@
 """TP 2 and TP 4 compute what TP 1 computes: same greedy tokens through the offline `LLM`
-(chunked prefill, prefix caching, batching) and the same logits (fp32, within 1e-4), with each
-rank's KV cache holding only its own KV heads. Ranks 1..N-1 are real worker processes (gloo)."""
+(chunked prefill, prefix caching, batching), the same logits (fp32, within 1e-4) and the same
+scoring log-probabilities, with each rank's KV cache holding only its own KV heads. Ranks
+1..N-1 are real worker processes (gloo)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from hireserve.scheduler.sequence import Sequence
 from hireserve.server.engine import SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=10, ignore_eos=True)
+SCORE_CANDIDATES = (3, 50, VOCAB - 1)
 BLOCK = 4
 
 
@@ -55,6 +57,13 @@ def _step_logits(llm: Any) -> torch.Tensor:
         ScheduledChunk(b, 20, 1, sample=True), ScheduledChunk(a, 16, 21, sample=True),
     ]))
     return torch.cat([first, second])
+
+
+def _hf_scores(ckpt: Checkpoint, prompts: list[list[int]]) -> list[dict[int, float]]:
+    """transformers' log_softmax at each prompt's last position, for SCORE_CANDIDATES."""
+    with torch.inference_mode():
+        rows = [ckpt.hf(torch.tensor([p])).logits[0, -1].float().log_softmax(-1) for p in prompts]
+    return [{t: row[t].item() for t in SCORE_CANDIDATES} for row in rows]
 
 
 def _hf_step_logits(ckpt: Checkpoint) -> torch.Tensor:
@@ -124,4 +133,10 @@ def test_tensor_parallel_equals_single(
         tokens, cached = _generate(llm)
         assert cached > 0
         assert tokens == ref_tokens
+
+        prompts = _prompts()[:3]  # scoring rows are gathered across the ranks like sampling's
+        for out, ref in zip(llm.score(prompts, SCORE_CANDIDATES), _hf_scores(ckpt, prompts),
+                            strict=True):
+            assert out.finish_reason == "scored"
+            assert out.logprobs == pytest.approx(ref, abs=1e-4)
     assert not dist.is_initialized(), "shutdown leaves the process group"

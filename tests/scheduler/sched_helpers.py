@@ -72,7 +72,9 @@ class KVChecker:
         for c in out.chunks:
             seq = c.seq
             assert c.start == seq.num_computed_tokens
-            assert c.sample == (c.start + c.num_tokens == seq.num_tokens)
+            at_end = c.start + c.num_tokens == seq.num_tokens
+            assert (c.sample, c.score) == (at_end and not seq.prefill_only,
+                                           at_end and seq.prefill_only)
             assert len(seq.block_table) * bs >= c.start + c.num_tokens
             for pos in range(c.start):
                 slot = (seq.block_table[pos // bs], pos % bs)

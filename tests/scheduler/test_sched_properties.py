@@ -1,7 +1,7 @@
 """Property tests: random interleavings of add / step / abort / fast-forward (grammar-forced
-tokens appended without K/V; tiny pools force preemption) keep the block accounting exact, the
-K/V each chunk reads correct, and the limits of every step; once drained, every admitted
-sequence finished exactly once."""
+tokens appended without K/V; tiny pools force preemption), with generated and prefill-only
+(scoring) sequences, keep the block accounting exact, the K/V each chunk reads correct, and the
+limits of every step; once drained, every admitted sequence finished exactly once."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hireserve.scheduler.config import SchedulerConfig
 from hireserve.scheduler.cost_model import StepCostModel
 from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
 from hireserve.scheduler.scheduler import Scheduler
-from hireserve.scheduler.sequence import Sequence, SequenceStatus, StopCriteria
+from hireserve.scheduler.sequence import FinishReason, Sequence, SequenceStatus, StopCriteria
 
 MAX_MODEL_LEN = 40
 EOS = 3
@@ -79,7 +79,7 @@ class SchedulerMachine(RuleBasedStateMachine):
     @rule(
         which=st.integers(0, 2),
         suffix=tokens,
-        max_tokens=st.integers(1, 8),
+        max_tokens=st.integers(0, 8),  # 0: a scoring request (prefill only)
         prio=st.integers(0, 2),
         ignore_eos=st.booleans(),
     )
@@ -91,17 +91,20 @@ class SchedulerMachine(RuleBasedStateMachine):
             max_tokens=max_tokens, eos_token_ids=frozenset({EOS}), ignore_eos=ignore_eos
         )
         seq = Sequence(prompt, stop=stop, priority=prio)
-        longest = min(len(prompt) + max_tokens, MAX_MODEL_LEN)
+        if max_tokens == 0:  # its prompt, every token with K/V, and nothing more
+            fits = len(prompt) <= min(MAX_MODEL_LEN, self.cfg.kv_capacity_tokens)
+        else:
+            longest = min(len(prompt) + max_tokens, MAX_MODEL_LEN)
+            fits = len(prompt) < MAX_MODEL_LEN and longest - 1 <= self.cfg.kv_capacity_tokens
         try:
             self.s.add(seq)
         except PromptTooLongError as e:
-            too_long = len(prompt) >= MAX_MODEL_LEN or longest - 1 > self.cfg.kv_capacity_tokens
-            assert too_long and e.num_tokens == len(prompt)
+            assert not fits and e.num_tokens == len(prompt)
             return
         except QueueFullError:
             assert self.s.num_waiting >= self.cfg.max_waiting  # preempted ones come on top
             return
-        assert len(prompt) < MAX_MODEL_LEN and longest - 1 <= self.cfg.kv_capacity_tokens
+        assert fits
         self.admitted.append(seq)
 
     def _run(self, sampled_tok: int, abort_index: int | None = None) -> None:
@@ -130,7 +133,11 @@ class SchedulerMachine(RuleBasedStateMachine):
             self.ends[victim.seq_id] += 1
         sampled: list[int | None] = [sampled_tok if c.sample else None for c in out.chunks]
         for u in self.s.update(out, sampled):
-            assert u.new_token_ids == [sampled_tok]
+            if u.seq.prefill_only:  # scored: finished, nothing appended, blocks freed
+                assert u.new_token_ids == [] and u.finish_reason is FinishReason.SCORED
+                assert u.seq.num_tokens == u.seq.num_prompt_tokens and u.seq.block_table == []
+            else:
+                assert u.new_token_ids == [sampled_tok]
             if u.finished:
                 self.ends[u.seq.seq_id] += 1
 

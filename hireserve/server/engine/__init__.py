@@ -1,9 +1,11 @@
-"""The engine: `LLM` (offline), `AsyncEngine` (the server's), `SamplingParams`."""
+"""The engine: `LLM` (offline), `AsyncEngine` (the server's), `SamplingParams`, `ScoringParams`."""
 
 from hireserve.server.engine.args import EngineArgs
-from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.outputs import RequestOutput, ScoreOutput
+from hireserve.server.engine.sampling_params import SamplingParams, ScoringParams
 
-__all__ = ["LLM", "AsyncEngine", "EngineArgs", "SamplingParams"]
+__all__ = ["LLM", "AsyncEngine", "EngineArgs", "RequestOutput", "SamplingParams", "ScoreOutput",
+           "ScoringParams"]
 
 
 def __getattr__(name: str) -> object:  # lazy: importing SamplingParams must not load torch models

@@ -1,4 +1,4 @@
-"""AsyncEngine: one engine thread runs the step loop; asyncio callers submit and stream.
+"""AsyncEngine: one engine thread runs the step loop; asyncio callers submit and stream, or score.
 
 The event loop never runs model code. Requests and aborts reach the engine thread through a
 command queue; outputs come back with `loop.call_soon_threadsafe`. When the step loop fails,
@@ -13,14 +13,14 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hireserve.server.engine.args import EngineArgs
 from hireserve.server.engine.llm_engine import LLMEngine
-from hireserve.server.engine.outputs import RequestOutput
-from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.outputs import EngineOutput, RequestOutput, ScoreOutput
+from hireserve.server.engine.sampling_params import SamplingParams, ScoringParams
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class EngineDeadError(RuntimeError):
 @dataclass
 class _Stream:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[RequestOutput | BaseException]
+    queue: asyncio.Queue[EngineOutput | BaseException]
 
 
 class AsyncEngine:
@@ -43,7 +43,7 @@ class AsyncEngine:
         engine: LLMEngine | EngineArgs,
         *,
         on_dead: Callable[[BaseException], None] | None = None,
-        on_step: Callable[[LLMEngine, list[RequestOutput]], None] | None = None,
+        on_step: Callable[[LLMEngine, list[EngineOutput]], None] | None = None,
     ) -> None:
         self.engine = engine if isinstance(engine, LLMEngine) else LLMEngine(engine)
         self.on_dead = on_dead
@@ -78,6 +78,43 @@ class AsyncEngine:
     ) -> RequestStream:
         """Admits the request (raising the scheduler's admission errors) and returns its stream.
         Closing or cancelling the stream before it finishes aborts the request."""
+        request_id, stream = await self._open(prompt_token_ids, params, request_id, priority,
+                                              deadline)
+        return RequestStream(self, request_id, stream)
+
+    async def score(
+        self,
+        prompt_token_ids: list[int],
+        candidate_token_ids: Sequence[int],
+        *,
+        request_id: str | None = None,
+        priority: int = 0,
+        deadline: float | None = None,
+    ) -> ScoreOutput:
+        """A prefill-only request: the log-probabilities of `candidate_token_ids` at the last
+        prompt position; nothing is generated and the prompt's full blocks stay in the prefix
+        cache. Raises the scheduler's admission errors (and ValueError for bad candidates) like
+        `submit`, EngineDeadError if the engine fails. A passed deadline or an abort returns a
+        ScoreOutput with finish_reason "abort" and its abort_reason ("deadline", ...).
+        Cancelling the awaiting task aborts the request and frees its blocks."""
+        params = ScoringParams(tuple(candidate_token_ids))
+        request_id, stream = await self._open(prompt_token_ids, params, request_id, priority,
+                                              deadline)
+        try:
+            item = await stream.queue.get()
+        except asyncio.CancelledError:
+            self.abort(request_id, "cancelled")
+            raise
+        if isinstance(item, BaseException):
+            raise item
+        assert isinstance(item, ScoreOutput)
+        return item
+
+    async def _open(
+        self, prompt_token_ids: list[int], params: SamplingParams | ScoringParams,
+        request_id: str | None, priority: int, deadline: float | None,
+    ) -> tuple[str, _Stream]:
+        """Admits a request on the engine thread; -> its id and the queue its outputs reach."""
         if self.error is not None:
             raise EngineDeadError("the engine is not running") from self.error
         request_id = request_id or f"req-{next(self._ids)}"
@@ -91,7 +128,7 @@ class AsyncEngine:
         except asyncio.CancelledError:
             self.abort(request_id, "cancelled")  # the caller left while we were admitting
             raise
-        return RequestStream(self, request_id, stream)
+        return request_id, stream
 
     async def generate(self, prompt_token_ids: list[int], params: SamplingParams,
                        **kwargs: Any) -> tuple[list[int], str, RequestOutput]:
@@ -172,8 +209,9 @@ class AsyncEngine:
             elif kind == "call":
                 command[1](self.engine)
 
-    def _add(self, request_id: str, ids: list[int], params: SamplingParams, priority: int,
-             deadline: float | None, stream: _Stream, admitted: asyncio.Future[None]) -> None:
+    def _add(self, request_id: str, ids: list[int], params: SamplingParams | ScoringParams,
+             priority: int, deadline: float | None, stream: _Stream,
+             admitted: asyncio.Future[None]) -> None:
         try:
             self.engine.add_request(request_id, ids, params, priority=priority, deadline=deadline)
         except Exception as exc:  # admission errors go back to the caller, not the loop
@@ -182,7 +220,7 @@ class AsyncEngine:
         self._streams[request_id] = stream
         stream.loop.call_soon_threadsafe(_settle, admitted, None)
 
-    def _emit(self, out: RequestOutput) -> None:
+    def _emit(self, out: EngineOutput) -> None:
         stream = self._streams.get(out.request_id)
         if stream is None:
             return
@@ -228,6 +266,7 @@ class RequestStream:
         if isinstance(item, BaseException):
             self._done = True
             raise item
+        assert isinstance(item, RequestOutput)
         if item.finished:
             self._done = True
         return item

@@ -1,8 +1,10 @@
 """The synchronous engine core: model, runner, scheduler and tokenizer, driven one step at a time.
 
 `step()` reads in a few lines: expire deadlines, schedule, execute, update, then fast-forward
-(append the tokens a JSON grammar forces, computed by the next step). Exactly one thread
-calls into an `LLMEngine` (the AsyncEngine's engine thread, or the caller of the offline `LLM`).
+(append the tokens a JSON grammar forces, computed by the next step). A request is generated
+(SamplingParams: a stream of RequestOutputs) or scored (ScoringParams: prefill only, one
+ScoreOutput). Exactly one thread calls into an `LLMEngine` (the AsyncEngine's engine thread, or
+the caller of the offline `LLM`).
 """
 
 from __future__ import annotations
@@ -16,20 +18,22 @@ import torch
 from hireserve.scheduler.config import SchedulerConfig
 from hireserve.scheduler.output import SequenceUpdate
 from hireserve.scheduler.scheduler import Scheduler
-from hireserve.scheduler.sequence import Sequence, StopCriteria
+from hireserve.scheduler.sequence import FinishReason, Sequence, StopCriteria
 from hireserve.server.engine.args import EngineArgs, parse_bytes
 from hireserve.server.engine.detokenizer import IncrementalDetokenizer
 from hireserve.server.engine.kv_cache import bytes_per_token
 from hireserve.server.engine.outputs import (
+    EngineOutput,
     RequestMetrics,
     RequestOutput,
+    ScoreOutput,
     StepStats,
     TokenLogprobs,
 )
 from hireserve.server.engine.parallel import WorkerPool
 from hireserve.server.engine.parallel.executor import TPModelRunner
 from hireserve.server.engine.runner import ModelRunner
-from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.sampling_params import SamplingParams, ScoringParams
 from hireserve.server.engine.structured import GrammarCompilerCache, StructuredOutputManager
 from hireserve.server.engine.tokenizer import Tokenizer
 from hireserve.server.models.loader import load_model
@@ -44,7 +48,7 @@ CPU_DEFAULT_KV_BYTES = 2 * 2**30  # no device memory to measure on CPU: a fixed,
 class _Request:
     request_id: str
     seq: Sequence
-    detok: IncrementalDetokenizer
+    detok: IncrementalDetokenizer | None  # None for a scoring request: no text
     metrics: RequestMetrics
 
 
@@ -141,25 +145,33 @@ class LLMEngine:
         self,
         request_id: str,
         prompt_token_ids: list[int],
-        params: SamplingParams,
+        params: SamplingParams | ScoringParams,
         *,
         priority: int = 0,
         deadline: float | None = None,
         arrival_time: float | None = None,
     ) -> Sequence:
-        """Queues a request; raises the scheduler's admission errors (too long, queue full)."""
+        """Queues a request; raises the scheduler's admission errors (too long, queue full),
+        and ValueError for a candidate token outside the vocabulary."""
         if request_id in self._requests:
             raise ValueError(f"duplicate request id {request_id!r}")
         arrival = time.monotonic() if arrival_time is None else arrival_time
-        stop = StopCriteria(
-            max_tokens=params.max_tokens,
-            stop_token_ids=frozenset(params.stop_token_ids),
-            eos_token_ids=self.eos_token_ids,
-            # A grammar that has terminated allows only EOS: ignoring it would leave a
-            # constrained sequence nothing it may sample. Constrained output ends with its JSON.
-            ignore_eos=params.ignore_eos and params.json_schema is None,
-            min_tokens=params.min_tokens,
-        )
+        if isinstance(params, ScoringParams):
+            vocab = self.model_config.vocab_size
+            if max(params.candidate_token_ids) >= vocab:
+                raise ValueError(f"candidate_token_ids: ids must be < the vocabulary size {vocab}")
+            stop = StopCriteria(max_tokens=0)  # prefill only
+        else:
+            stop = StopCriteria(
+                max_tokens=params.max_tokens,
+                stop_token_ids=frozenset(params.stop_token_ids),
+                eos_token_ids=self.eos_token_ids,
+                # A grammar that has terminated allows only EOS: ignoring it would leave a
+                # constrained sequence nothing it may sample. Constrained output ends with its
+                # JSON.
+                ignore_eos=params.ignore_eos and params.json_schema is None,
+                min_tokens=params.min_tokens,
+            )
         seq = Sequence(
             list(prompt_token_ids),
             stop=stop,
@@ -169,17 +181,14 @@ class LLMEngine:
             deadline=deadline,
         )
         self.scheduler.add(seq)
-        req = _Request(
-            request_id,
-            seq,
-            IncrementalDetokenizer(self.tokenizer, prompt_token_ids),
-            RequestMetrics(arrival_time=arrival),
-        )
+        detok = (None if seq.prefill_only
+                 else IncrementalDetokenizer(self.tokenizer, prompt_token_ids))
+        req = _Request(request_id, seq, detok, RequestMetrics(arrival_time=arrival))
         self._requests[request_id] = req
         self._by_seq[seq.seq_id] = req
         return seq
 
-    def abort_request(self, request_id: str, reason: str = "cancelled") -> RequestOutput | None:
+    def abort_request(self, request_id: str, reason: str = "cancelled") -> EngineOutput | None:
         req = self._requests.get(request_id)
         if req is None:
             return None
@@ -195,26 +204,29 @@ class LLMEngine:
 
     # -- the step ----------------------------------------------------------------------------
 
-    def step(self) -> list[RequestOutput]:
+    def step(self) -> list[EngineOutput]:
         now = time.monotonic()
-        outputs = [self._finish_aborted(self._by_seq[s.seq_id])
-                   for s in self.scheduler.abort_expired(now)]
+        outputs: list[EngineOutput] = [self._finish_aborted(self._by_seq[s.seq_id])
+                                       for s in self.scheduler.abort_expired(now)]
         scheduled = self.scheduler.schedule(now)
         self.last_step_empty = scheduled.is_empty
         if scheduled.is_empty:
             return outputs
         started = time.perf_counter()
-        sampled = self.runner.execute(scheduled)
+        result = self.runner.execute(scheduled)
         step_time = time.perf_counter() - started
-        updates = self.scheduler.update(scheduled, sampled, step_time)
-        logprobs = {seq_id: [lp] for seq_id, lp in self.runner.last_logprobs.items()}
+        updates = self.scheduler.update(scheduled, result.sampled, step_time)
+        logprobs = {seq_id: [lp] for seq_id, lp in result.logprobs.items()}
         forced = 0
         if self.args.enable_fast_forward:
             updates, forced = self._fast_forward(updates, logprobs)
         self.last_step_stats = StepStats(step_time, scheduled.num_batched_tokens, forced)
         updates = self._isolate_failures(updates, outputs)
-        outputs.extend(self._deliver_safely(u, logprobs.get(u.seq.seq_id))
-                       for u in updates if u.new_token_ids or u.finished)
+        for u in updates:
+            if u.finish_reason is FinishReason.SCORED:
+                outputs.append(self._deliver_score(u.seq, result.scores[u.seq.seq_id]))
+            elif u.new_token_ids or u.finished:
+                outputs.append(self._deliver_safely(u, logprobs.get(u.seq.seq_id)))
         return outputs
 
     def _fast_forward(
@@ -251,10 +263,25 @@ class LLMEngine:
             result.append(update)
         return result, total
 
+    def _deliver_score(self, seq: Sequence, logprobs: dict[int, float]) -> ScoreOutput:
+        req = self._by_seq[seq.seq_id]
+        req.metrics.first_scheduled_time = seq.first_scheduled_time
+        req.metrics.finished_time = time.monotonic()
+        self._forget(req)
+        return ScoreOutput(
+            request_id=req.request_id,
+            logprobs=logprobs,
+            num_prompt_tokens=seq.num_prompt_tokens,
+            num_cached_tokens=seq.num_cached_tokens,
+            finish_reason="scored",
+            metrics=req.metrics,
+        )
+
     def _deliver(
         self, update: SequenceUpdate, logprobs: list[TokenLogprobs] | None = None
     ) -> RequestOutput:
         req = self._by_seq[update.seq.seq_id]
+        assert req.detok is not None, "a scoring request is delivered by _deliver_score"
         now = time.monotonic()
         m = req.metrics
         m.first_scheduled_time = req.seq.first_scheduled_time  # the scheduler's clock
@@ -287,7 +314,7 @@ class LLMEngine:
     # -- per-sequence failures: one sequence's error never fails the batch --------------------
 
     def _isolate_failures(self, updates: list[SequenceUpdate],
-                          outputs: list[RequestOutput]) -> list[SequenceUpdate]:
+                          outputs: list[EngineOutput]) -> list[SequenceUpdate]:
         """Finishes the sequences whose grammar failed this step (their output goes to
         `outputs` as an abort with the error as reason) and returns the other updates."""
         structured = self.runner.structured
@@ -301,7 +328,7 @@ class LLMEngine:
         return [u for u in updates if u.seq.seq_id not in errors]
 
     def _deliver_safely(self, update: SequenceUpdate,
-                        logprobs: list[TokenLogprobs] | None = None) -> RequestOutput:
+                        logprobs: list[TokenLogprobs] | None = None) -> EngineOutput:
         try:
             return self._deliver(update, logprobs)
         except Exception:  # e.g. the detokenizer: this request's problem, not the engine's
@@ -311,16 +338,26 @@ class LLMEngine:
                 raise  # nothing left to finish: a bug in the bookkeeping, fail loudly
             return self._fail_request(req, "output_error")
 
-    def _fail_request(self, req: _Request, reason: str) -> RequestOutput:
+    def _fail_request(self, req: _Request, reason: str) -> EngineOutput:
         """Aborts one request for an error of its own and frees its blocks."""
         if self.scheduler.abort(req.seq.seq_id, reason) is None:
             req.seq.abort_reason = reason  # it had just finished: still report the error
         return self._finish_aborted(req)
 
-    def _finish_aborted(self, req: _Request) -> RequestOutput:
+    def _finish_aborted(self, req: _Request) -> EngineOutput:
         req.metrics.first_scheduled_time = req.seq.first_scheduled_time
         req.metrics.finished_time = time.monotonic()
         self._forget(req)
+        if req.seq.prefill_only:
+            return ScoreOutput(
+                request_id=req.request_id,
+                logprobs={},
+                num_prompt_tokens=req.seq.num_prompt_tokens,
+                num_cached_tokens=req.seq.num_cached_tokens,
+                finish_reason="abort",
+                abort_reason=req.seq.abort_reason,
+                metrics=req.metrics,
+            )
         return RequestOutput(
             request_id=req.request_id,
             new_token_ids=[],

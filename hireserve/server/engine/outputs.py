@@ -1,4 +1,6 @@
-"""What the engine streams back for a request: tokens, text, optional logprobs, timings."""
+"""What the engine gives back: a generated request's stream (tokens, text, optional logprobs,
+timings), a scoring request's one answer (candidate log-probabilities), and what one step of
+the model runner computed."""
 
 from __future__ import annotations
 
@@ -46,6 +48,39 @@ class RequestOutput:
     abort_reason: str | None = None
     metrics: RequestMetrics | None = None
     new_logprobs: list[TokenLogprobs] | None = None  # aligned with new_token_ids, if asked
+
+
+@dataclass(frozen=True)
+class ScoreOutput:
+    """The one answer of a scoring request (ScoringParams): the log-probability of each
+    candidate token at the last prompt position, log_softmax over the whole vocabulary in
+    fp32. An aborted request (cancelled, deadline, ...) has empty `logprobs`."""
+
+    request_id: str
+    logprobs: dict[int, float]  # candidate token id -> log-probability
+    num_prompt_tokens: int
+    num_cached_tokens: int
+    finish_reason: str  # "scored" | "abort"
+    abort_reason: str | None = None  # "cancelled", "deadline", ... when finish_reason is "abort"
+    metrics: RequestMetrics | None = None
+
+    @property
+    def finished(self) -> bool:
+        return True  # a scoring request answers once
+
+
+EngineOutput = RequestOutput | ScoreOutput  # what a step delivers, one per request that moved
+
+
+@dataclass(frozen=True)
+class RunnerOutput:
+    """What one `ModelRunner.execute` computed, one entry per scheduled chunk or per sequence."""
+
+    sampled: list[int | None]  # per chunk: the token sampled for it, None if it does not sample
+    # seq_id -> top-k logprobs of its sampled token, for sequences whose SamplingParams ask
+    logprobs: dict[int, TokenLogprobs] = field(default_factory=dict)
+    # seq_id -> candidate id -> logprob, for the prefill-only sequences this step finished
+    scores: dict[int, dict[int, float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 One `execute` call runs one step: it flattens the scheduled chunks (decodes first, then prefill
 chunks) into input ids, positions and cache slots, builds the attention metadata, runs the model
-under `forward_context`, computes logits for the chunks that sample, and samples them.
+under `forward_context`, computes logits at the last token of the chunks that sample or score,
+samples the first and reads the candidates' log-probabilities of the others. It returns all of
+it as one `RunnerOutput`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from hireserve.scheduler.output import SchedulerOutput
 from hireserve.scheduler.sequence import Sequence
 from hireserve.server.engine.kv_cache import KVCache
-from hireserve.server.engine.outputs import TokenLogprobs
+from hireserve.server.engine.outputs import RunnerOutput, TokenLogprobs
 from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.engine.structured import StructuredOutputManager
 from hireserve.server.layers.attention.backend import select_backend
@@ -32,8 +34,8 @@ class StepInputs:
     input_ids: torch.Tensor  # [T] int64
     positions: torch.Tensor  # [T] int64
     meta: AttentionMetadata
-    sample_rows: torch.Tensor  # [n] int64: index of the last token of each sampling chunk
-    sample_chunks: list[int]  # which chunks those rows belong to
+    logits_rows: torch.Tensor  # [n] int64: the last token of each chunk that samples or scores
+    logits_chunks: list[int]  # which chunks those rows belong to
 
 
 class ModelRunner:
@@ -67,9 +69,6 @@ class ModelRunner:
         self.sampler = Sampler()
         self.structured: StructuredOutputManager | None = None  # set by the engine
         self._generators: dict[int, torch.Generator] = {}  # seeded sequences only
-        # seq_id -> the logprobs of the token sampled for it by the last `execute`, for the
-        # sequences whose SamplingParams ask for them (the engine reads it after each step).
-        self.last_logprobs: dict[int, TokenLogprobs] = {}
         self._pin = self.device.type == "cuda"
 
     @property
@@ -91,8 +90,8 @@ class ModelRunner:
         query_lens: list[int] = []
         seq_lens: list[int] = []
         tables: list[list[int]] = []
-        sample_rows: list[int] = []
-        sample_chunks: list[int] = []
+        logits_rows: list[int] = []
+        logits_chunks: list[int] = []
         for i, chunk in enumerate(output.chunks):
             seq, start, end = chunk.seq, chunk.start, chunk.start + chunk.num_tokens
             if chunk.num_tokens < 1 or end > seq.num_tokens:
@@ -107,9 +106,9 @@ class ModelRunner:
             query_lens.append(chunk.num_tokens)
             seq_lens.append(end)
             tables.append(table)
-            if chunk.sample:
-                sample_rows.append(len(input_ids) - 1)
-                sample_chunks.append(i)
+            if chunk.computes_logits:
+                logits_rows.append(len(input_ids) - 1)
+                logits_chunks.append(i)
         num_decodes = 0  # leading sequences with one query token: the batched decode path
         while num_decodes < len(query_lens) and query_lens[num_decodes] == 1:
             num_decodes += 1
@@ -134,8 +133,8 @@ class ModelRunner:
             input_ids=self._tensor(input_ids, torch.int64),
             positions=self._tensor(positions, torch.int64),
             meta=meta,
-            sample_rows=self._tensor(sample_rows, torch.int64),
-            sample_chunks=sample_chunks,
+            logits_rows=self._tensor(logits_rows, torch.int64),
+            logits_chunks=logits_chunks,
         )
 
     def _sampling_tensors(self, output: SchedulerOutput, chunks: list[int]) -> SamplingTensors:
@@ -160,41 +159,62 @@ class ModelRunner:
 
     @torch.inference_mode()
     def execute_logits(self, output: SchedulerOutput) -> torch.Tensor:
-        """fp32 logits [n, V] of the chunks with sample=True, in chunk order."""
+        """fp32 logits [n, V] of the chunks that sample or score, in chunk order."""
         return self._logits(self.prepare(output))
 
     def _logits(self, inputs: StepInputs) -> torch.Tensor:
         with forward_context(inputs.meta):
             hidden = self.model(inputs.input_ids, inputs.positions)
-        return self.model.compute_logits(hidden[inputs.sample_rows])
+        return self.model.compute_logits(hidden[inputs.logits_rows])
 
     @torch.inference_mode()
-    def execute(self, output: SchedulerOutput) -> list[int | None]:
-        """One step. -> one entry per chunk: the sampled token id, or None where the chunk
-        does not sample. Sequences with a JSON schema sample under their grammar's bitmask."""
-        self.last_logprobs = {}
+    def execute(self, output: SchedulerOutput) -> RunnerOutput:
+        """One step: a token for each chunk that samples (under its grammar's bitmask where it
+        has a JSON schema), the candidates' log-probabilities for each chunk that scores."""
         if output.is_empty:
-            return []
+            return RunnerOutput(sampled=[])
         inputs = self.prepare(output)
         logits = self._logits(inputs)
-        result: list[int | None] = [None] * len(output.chunks)
-        if not inputs.sample_chunks:
-            return result
-        seqs = [output.chunks[i].seq for i in inputs.sample_chunks]
+        sampled: list[int | None] = [None] * len(output.chunks)
+        sample_at = [r for r, i in enumerate(inputs.logits_chunks) if output.chunks[i].sample]
+        score_at = [r for r, i in enumerate(inputs.logits_chunks) if output.chunks[i].score]
+        scores = self._scores(output, inputs.logits_chunks, logits, score_at)
+        if not sample_at:
+            return RunnerOutput(sampled=sampled, scores=scores)
+        chunks = [inputs.logits_chunks[r] for r in sample_at]
+        if len(sample_at) < len(inputs.logits_chunks):
+            logits = logits[self._tensor(sample_at, torch.int64)]
+        seqs = [output.chunks[i].seq for i in chunks]
         bitmask = None
         if self.structured is not None:
             bitmask = self.structured.bitmask(seqs)
             if bitmask is not None:
                 bitmask = bitmask.to(self.device, non_blocking=True)
-        tensors = self._sampling_tensors(output, inputs.sample_chunks)
-        sampled = self.sampler(logits, tensors, bitmask)
-        tokens = sampled.tolist()
-        self.last_logprobs = self._logprobs(seqs, logits, bitmask, sampled, tokens)
+        tensors = self._sampling_tensors(output, chunks)
+        tokens_t = self.sampler(logits, tensors, bitmask)
+        tokens = tokens_t.tolist()
+        logprobs = self._logprobs(seqs, logits, bitmask, tokens_t, tokens)
         if self.structured is not None:
             self.structured.accept(seqs, tokens)
-        for i, token in zip(inputs.sample_chunks, tokens, strict=True):
-            result[i] = int(token)
-        return result
+        for i, token in zip(chunks, tokens, strict=True):
+            sampled[i] = int(token)
+        return RunnerOutput(sampled=sampled, logprobs=logprobs, scores=scores)
+
+    def _scores(self, output: SchedulerOutput, logits_chunks: list[int], logits: torch.Tensor,
+                rows: list[int]) -> dict[int, dict[int, float]]:
+        """seq_id -> candidate id -> log-probability, for the rows of scoring chunks: the raw
+        model's distribution over the whole vocabulary, in fp32."""
+        if not rows:
+            return {}
+        seqs = [output.chunks[logits_chunks[r]].seq for r in rows]
+        ids = [list(seq.sampling_params.candidate_token_ids) for seq in seqs]
+        width = max(len(row) for row in ids)
+        padded = [row + row[:1] * (width - len(row)) for row in ids]  # one gather, one copy
+        index = self._tensor([t for row in padded for t in row], torch.int64).view(len(ids), width)
+        logprobs = logits[self._tensor(rows, torch.int64)].float().log_softmax(dim=-1)
+        values = logprobs.gather(1, index).tolist()
+        return {seq.seq_id: dict(zip(row, v, strict=False))
+                for seq, row, v in zip(seqs, ids, values, strict=True)}
 
     def _logprobs(
         self, seqs: list[Sequence], logits: torch.Tensor, bitmask: torch.Tensor | None,

@@ -1,10 +1,16 @@
-"""Per-request sampling parameters, named as vLLM names them."""
+"""Per-request parameters: `SamplingParams` for a generated request (named as vLLM names them),
+`ScoringParams` for a prefill-only scoring request (the log-probabilities of a few candidate
+tokens after the prompt, nothing generated)."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 
 MAX_LOGPROBS = 20
+# A scoring request reads a handful of answer tokens (yes/no, met/partial/missing and their
+# spellings); more than this is a caller's mistake, not a question.
+MAX_SCORE_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -45,3 +51,29 @@ class SamplingParams:
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    """A prefill-only request: the engine computes the prompt and returns the log-probabilities
+    of `candidate_token_ids` at its last position (log_softmax over the whole vocabulary in
+    fp32: no temperature, penalty or grammar). Nothing is sampled. The engine checks the ids
+    against its vocabulary when the request is added."""
+
+    candidate_token_ids: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        try:  # ints of any kind (numpy's too), never floats or strings
+            ids = tuple(operator.index(t) for t in self.candidate_token_ids)
+        except TypeError as exc:
+            raise ValueError("candidate_token_ids must be integers") from exc
+        object.__setattr__(self, "candidate_token_ids", ids)
+        if not ids:
+            raise ValueError("candidate_token_ids is empty")
+        if len(ids) > MAX_SCORE_CANDIDATES:
+            raise ValueError(f"candidate_token_ids has {len(ids)} ids; at most "
+                             f"{MAX_SCORE_CANDIDATES}")
+        if min(ids) < 0:
+            raise ValueError("candidate_token_ids must be >= 0")
+        if len(set(ids)) != len(ids):
+            raise ValueError("candidate_token_ids has duplicates")

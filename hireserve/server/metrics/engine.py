@@ -4,7 +4,9 @@ Two sources, both read without touching the engine's own bookkeeping:
 - the scheduler's state (gauges) and its cumulative counters (preemptions, prefix-cache query and
   hit tokens), turned into counter increments by remembering the last value seen;
 - the step's RequestOutputs: token counters per output, the per-request latency histograms from
-  the RequestMetrics timestamps when the first token arrives and when the request finishes.
+  the RequestMetrics timestamps when the first token arrives and when the request finishes;
+  its ScoreOutputs (prefill-only requests): prompt and cached tokens, queue, prefill and
+  end-to-end time when scored, never a first token or an inter-token latency.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from hireserve.server.engine.outputs import ScoreOutput
 from hireserve.server.metrics.families import ABORT_REASONS, FINISH_REASONS, Families, bounded
 
 # The scheduler's cumulative counters (scheduler/scheduler.py) and the counter each feeds.
@@ -95,6 +98,9 @@ class EngineObserver:
     # -- one request's output ----------------------------------------------------------------
 
     def _observe_output(self, out: Any) -> None:
+        if isinstance(out, ScoreOutput):
+            self._observe_score(out)
+            return
         f = self.f
         n_new = len(out.new_token_ids)
         if n_new:
@@ -130,3 +136,21 @@ class EngineObserver:
             f.queue_time.observe(m.first_scheduled_time - m.arrival_time)
             if m.first_token_time is not None:
                 f.prefill_time.observe(m.first_token_time - m.first_scheduled_time)
+
+    def _observe_score(self, out: ScoreOutput) -> None:
+        """A scoring request answers once: its prefill is its whole life."""
+        f = self.f
+        reason = bounded(out.finish_reason, FINISH_REASONS)
+        f.requests_finished.labels(reason).inc()
+        if reason == "abort":
+            f.requests_aborted.labels(bounded(out.abort_reason, ABORT_REASONS)).inc()
+            return
+        f.prompt_tokens.inc(out.num_prompt_tokens)
+        f.cached_prompt_tokens.inc(out.num_cached_tokens)
+        m = out.metrics
+        if m is None or m.finished_time is None:
+            return
+        f.e2e_latency.observe(m.finished_time - m.arrival_time)
+        if m.first_scheduled_time is not None:
+            f.queue_time.observe(m.first_scheduled_time - m.arrival_time)
+            f.prefill_time.observe(m.finished_time - m.first_scheduled_time)

@@ -46,7 +46,7 @@ STEP_TOKEN_BUCKETS = tuple(float(2**i) for i in range(18))  # 1 .. 131072 tokens
 # never grow the number of series without bound.
 ABORT_REASONS = ("cancelled", "deadline", "shutdown", "error", "invalid_schema",
                  "grammar_error", "output_error")
-FINISH_REASONS = ("stop", "length", "abort")
+FINISH_REASONS = ("stop", "length", "scored", "abort")
 DOCUMENT_FORMATS = ("pdf", "docx", "text", "markdown", "unknown")
 DOCUMENT_OUTCOMES = ("ok", "rejected", "error")
 OTHER = "other"
@@ -161,7 +161,7 @@ class Families:
             ),
             requests_finished=Counter(
                 "hireserve_requests_finished_total",
-                "Requests that left the engine, by finish reason (stop, length, abort).",
+                "Requests that left the engine, by finish reason (stop, length, scored, abort).",
                 ["finish_reason"],
                 registry=r,
             ),

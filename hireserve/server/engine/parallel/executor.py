@@ -14,6 +14,7 @@ import torch
 
 from hireserve.scheduler.output import SchedulerOutput
 from hireserve.server.distributed import broadcast_from_first
+from hireserve.server.engine.outputs import RunnerOutput
 from hireserve.server.engine.parallel.protocol import StepTensors, pack_step
 from hireserve.server.engine.parallel.workers import TensorParallelError, WorkerPool
 from hireserve.server.engine.runner import ModelRunner, StepInputs
@@ -37,14 +38,14 @@ class TPModelRunner(ModelRunner):
         exactly one forward, on every rank)."""
         inputs = super().prepare(output)
         header, payload = pack_step(
-            StepTensors(inputs.input_ids, inputs.positions, inputs.meta, inputs.sample_rows)
+            StepTensors(inputs.input_ids, inputs.positions, inputs.meta, inputs.logits_rows)
         )
         self.pool.send(header)
         broadcast_from_first(payload)
         return inputs
 
     @torch.inference_mode()
-    def execute(self, output: SchedulerOutput) -> list[int | None]:
+    def execute(self, output: SchedulerOutput) -> RunnerOutput:
         self.pool.check_alive()
         try:
             return super().execute(output)

@@ -27,7 +27,7 @@ SHUTDOWN = 2
 SETUP = 3  # [SETUP, num_blocks]: allocate the KV cache, then answer READY
 
 READY = b"ready"
-_FIXED = 7  # command, tokens, seqs, table width, decodes, sampled rows, payload length
+_FIXED = 7  # command, tokens, seqs, table width, decodes, logits rows, payload length
 
 
 @dataclass
@@ -37,7 +37,7 @@ class StepTensors:
     input_ids: torch.Tensor  # [T] int64
     positions: torch.Tensor  # [T] int64
     meta: AttentionMetadata
-    sample_rows: torch.Tensor  # [n] int64
+    logits_rows: torch.Tensor  # [n] int64
 
 
 def encode_ints(*values: int) -> bytes:
@@ -62,10 +62,10 @@ def pack_step(step: StepTensors) -> tuple[bytes, torch.Tensor]:
         meta.query_start_loc.long(),
         meta.seq_lens.long(),
         meta.block_tables.long().reshape(-1),
-        step.sample_rows,
+        step.logits_rows,
     ])
     header = encode_ints(
-        STEP, num_tokens, num_seqs, width, meta.num_decodes, step.sample_rows.numel(),
+        STEP, num_tokens, num_seqs, width, meta.num_decodes, step.logits_rows.numel(),
         payload.numel(), *meta.query_lens_cpu, *meta.seq_lens_cpu,
     )
     return header, payload

@@ -106,7 +106,7 @@ def _serve(rank: int, world: int, port: int, conn: Connection, args: EngineArgs,
             step = unpack_step(header, payload, block_size)
             with forward_context(step.meta):
                 hidden = model(step.input_ids, step.positions)
-            model.compute_logits(hidden[step.sample_rows])  # our slice, for rank 0's gather
+            model.compute_logits(hidden[step.logits_rows])  # our slice, for rank 0's gather
 
 
 def worker_main(rank: int, world: int, port: int, conn: Connection, args: EngineArgs,
