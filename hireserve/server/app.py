@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from hireserve.server.audit import open_audit_log, weights_fingerprint
 from hireserve.server.auth import BearerTokenInterceptor
 from hireserve.server.config import ServerConfig
+from hireserve.server.documents.pool import DocumentPool
 from hireserve.server.engine.args import EngineArgs
 from hireserve.server.engine.async_engine import AsyncEngine
 from hireserve.server.metrics import Metrics
@@ -52,6 +53,9 @@ class HireServer:
         ])
         self.state.metrics = self.metrics
         self.state.observers.append(self.metrics.observe_rpc)
+        self.state.documents = DocumentPool(
+            config.document_limits, workers=config.document_workers,
+            max_waiting=config.document_queue, retry_after_s=config.retry_after_s)
         self.metrics.track_in_flight(self.state)
         self.metrics.set_build_info_from_engine(engine.engine)
         engine.on_step = self.metrics.on_step
@@ -165,6 +169,7 @@ class HireServer:
 
     def _close(self) -> None:
         self.generation.schemas.close()
+        self.state.documents.close()
         self.metrics.close()
         if self.state.audit is not None:
             self.state.audit.close()

@@ -39,6 +39,7 @@ class ServiceState:
     in_flight: int = 0
     metrics: Any = None  # server.metrics.Metrics, when the server exports metrics
     audit: Any = None  # server.audit.AuditLog, when --audit-log is set
+    documents: Any = None  # server.documents.pool.DocumentPool
     weights_fingerprint: str = ""
 
 

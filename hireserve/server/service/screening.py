@@ -111,7 +111,8 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
                     return screening_pb2.ScreenBatchResult(resume_id=item.resume_id,
                                                            error=exc.to_status())
 
-        tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(resumes)]
+        with self.state.documents.batch_lane():  # the tasks read their documents in one lane
+            tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(resumes)]
         results: dict[str, screening_pb2.ScreenBatchResult] = {}
         try:
             for next_done in asyncio.as_completed(tasks):
