@@ -104,7 +104,7 @@ def _walk(descriptor: Descriptor, data: memoryview, prefix: str, budget: list[in
             index = seen.get(number, 0)
             seen[number] = index + 1
             name: str = prefix + field.name
-            if field.label == FieldDescriptor.LABEL_REPEATED:
+            if field.is_repeated:
                 name += f"[{index}]"
             if field.type == FieldDescriptor.TYPE_STRING:
                 try:
