@@ -125,7 +125,14 @@ class DocumentPool:
         if "error" in reply:
             error_field, reason = reply["error"]
             raise DocumentError(error_field, reason)
-        return Prepared(**from_wire(reply["ok"]))
+        prepared: Prepared = reply["ok"]
+        return prepared
+
+    async def _decode(self, raw: bytes) -> dict[str, Any]:
+        """The worker's JSON answer: a long resume's (MBs, thousands of lines) off the loop."""
+        if len(raw) <= INLINE_MAX_BYTES:
+            return _parse(raw)
+        return await asyncio.to_thread(_parse, raw)
 
     async def _run(self, worker: _Worker, header: dict[str, Any], data: bytes | str,
                    field: str, deadline: float | None) -> dict[str, Any]:
@@ -135,7 +142,7 @@ class DocumentPool:
             limit_s = min(limit_s, deadline - time.monotonic())
         try:
             async with asyncio.timeout(max(limit_s, 0.0)):
-                reply = await worker.call(header, data)
+                reply = await self._decode(await worker.call(header, data))
         except TimeoutError:
             if by_deadline:
                 raise DocumentTimeout(f"the deadline passed while reading {field}") from None
@@ -243,15 +250,15 @@ class _Worker:
             raise ValueError(f"unexpected greeting {ready!r}")
         return worker
 
-    async def call(self, header: dict[str, Any], data: bytes | str) -> dict[str, Any]:
+    async def call(self, header: dict[str, Any], data: bytes | str) -> bytes:
+        """Sends one document; returns the worker's answer, still JSON."""
         payload = data.encode("utf-8") if isinstance(data, str) else data
         assert self.proc.stdin is not None
         body = json.dumps(header).encode()
         self.proc.stdin.write(_LENGTH.pack(len(body)) + body + _LENGTH.pack(len(payload)))
         self.proc.stdin.write(payload)
         await self.proc.stdin.drain()
-        reply: dict[str, Any] = json.loads(await self._read())
-        return reply
+        return await self._read()
 
     async def _read(self) -> bytes:
         assert self.proc.stdout is not None
@@ -272,6 +279,13 @@ class _Worker:
         # Closing the transport kills a running child and closes its pipes (kill() alone
         # would leave the transport to a garbage collector that may outlive the loop).
         self.proc._transport.close()  # type: ignore[attr-defined]
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    reply: dict[str, Any] = json.loads(raw)
+    if "ok" in reply:
+        reply["ok"] = Prepared(**from_wire(reply["ok"]))
+    return reply
 
 
 def _inline(data: bytes | str) -> bool:
