@@ -33,7 +33,7 @@ import grpc
 from grpc_status import rpc_status
 
 from hireserve.server.errors import ServiceError, resource_exhausted, unavailable
-from hireserve.server.service.decoding import UndecodableRequest
+from hireserve.server.service.decoding import UndecodableRequest, request_bytes
 
 log = logging.getLogger("hireserve.rpc")
 
@@ -111,7 +111,7 @@ class _Call:
                 raise ServiceError(grpc.StatusCode.INVALID_ARGUMENT, request.message)
             raise ServiceError(grpc.StatusCode.INVALID_ARGUMENT, request.message,
                                field=request.field)
-        size = request.ByteSize() if hasattr(request, "ByteSize") else 0
+        size = request_bytes()
         cap, held = self.state.max_request_bytes_in_flight, self.state.request_bytes_in_flight
         if cap and held + size > cap:
             raise resource_exhausted(

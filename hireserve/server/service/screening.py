@@ -1,6 +1,6 @@
 """ScreeningService: Screen, ScreenBatch and GenerateQuestions.
 
-Each call: read the document (worker thread), build the versioned prompt (shared part first, so a
+Each call: read the document (worker process), build the versioned prompt (shared part first, so a
 batch against one job description reuses its cached prefix), fit the answer schema to what the
 prompt leaves of the context, decode constrained to that schema, parse into the typed response.
 
