@@ -1,10 +1,12 @@
 """When to retry a failed call and how long to wait first.
 
 Only UNAVAILABLE (server draining, connection refused) and RESOURCE_EXHAUSTED (queue full) are
-retried: every other code means the same request would fail again. The server's RetryInfo hint
-wins over our own backoff, because the server knows how long its queue takes to drain.
-A streaming call is retried only if it failed before its first message (never replay a stream
-the caller has partly consumed).
+retried: every other code means the same request would fail again. So does gRPC's own
+RESOURCE_EXHAUSTED for a message over a size limit ("Received message larger than max", from
+either side, without RetryInfo): resending a 50 MB upload four times only wastes the network.
+The server's RetryInfo hint wins over our own backoff, because the server knows how long its
+queue takes to drain. A streaming call is retried only if it failed before its first message
+(never replay a stream the caller has partly consumed).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class RetryPolicy:
 
     def should_retry(self, error: HireError, attempt: int) -> bool:
         """After `attempt` failed calls (1-based), is another one worth it?"""
-        return error.code in self.retryable and attempt < self.max_attempts
+        return (error.code in self.retryable and attempt < self.max_attempts
+                and not is_message_too_large(error))
 
     def delay(self, error: HireError, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after the `attempt`-th failure."""
@@ -49,6 +52,13 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def is_message_too_large(error: HireError) -> bool:
+    """gRPC's refusal of a message over a size limit (the server's --max-message-mib or this
+    channel's own): the same message would be refused again."""
+    return (error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and error.retry_delay is None
+            and "message larger than max" in error.message)
 
 
 @dataclass(frozen=True)

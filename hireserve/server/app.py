@@ -19,20 +19,27 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from hireserve.server.admission import CallLimiter
 from hireserve.server.audit import open_audit_log, weights_fingerprint
 from hireserve.server.auth import BearerTokenInterceptor
 from hireserve.server.config import ServerConfig
+from hireserve.server.credentials import Credentials, load_credentials
+from hireserve.server.documents.pool import DocumentPool
 from hireserve.server.engine.args import EngineArgs
 from hireserve.server.engine.async_engine import AsyncEngine
+from hireserve.server.memory import MemoryReturner, prefer_mmap_for_large_buffers
 from hireserve.server.metrics import Metrics
+from hireserve.server.service.decoding import add_service
 from hireserve.server.service.generation import GenerationServicer
 from hireserve.server.service.rpc import ServiceState
 from hireserve.server.service.screening import ScreeningServicer
-from hireserve.v1 import generation_pb2, generation_pb2_grpc, screening_pb2, screening_pb2_grpc
+from hireserve.v1 import generation_pb2, screening_pb2
 
 log = logging.getLogger("hireserve.server")
 
 DRAIN_POLL_S = 0.05  # how often a drain looks whether the calls in flight are done
+CUT_FLUSH_S = 1.0  # after the grace period: time for cut calls to unwind before the stop
+PROBE_HEADROOM = 64  # grpc's own call cap sits this far above --max-concurrent-rpcs
 WATCH_CLOSE_GRACE_S = 0.5  # lets Watch streams flush NOT_SERVING before they are closed
 
 SERVICE_NAMES = (
@@ -42,7 +49,9 @@ SERVICE_NAMES = (
 
 
 class HireServer:
-    def __init__(self, config: ServerConfig, engine: AsyncEngine) -> None:
+    def __init__(self, config: ServerConfig, engine: AsyncEngine,
+                 credentials: Credentials | None = None) -> None:
+        credentials = credentials or load_credentials(config)
         self.config = config
         self.engine = engine
         self.state = ServiceState()
@@ -52,6 +61,12 @@ class HireServer:
         ])
         self.state.metrics = self.metrics
         self.state.observers.append(self.metrics.observe_rpc)
+        self.state.documents = DocumentPool(
+            config.document_limits, workers=config.document_workers,
+            max_waiting=config.document_queue, retry_after_s=config.retry_after_s)
+        self.state.max_request_bytes_in_flight = config.max_request_bytes_in_flight
+        self.state.retry_after_s = config.retry_after_s
+        self.state.memory = MemoryReturner()
         self.metrics.track_in_flight(self.state)
         self.metrics.set_build_info_from_engine(engine.engine)
         engine.on_step = self.metrics.on_step
@@ -63,15 +78,20 @@ class HireServer:
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Future[None]] = set()  # keeps shutdown tasks alive
         self.health = health.aio.HealthServicer()
-        interceptors = []
-        if config.token_file is not None:
-            token = config.token_file.read_text().strip()
-            interceptors.append(BearerTokenInterceptor(token))
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if credentials.token is not None:
+            interceptors.append(BearerTokenInterceptor(credentials.token, self._auth_failed))
+        self.limiter = CallLimiter(config.max_concurrent_rpcs, config.retry_after_s,
+                                   lambda method: self.metrics.observe_rpc(
+                                       method, "RESOURCE_EXHAUSTED", 0.0))
+        interceptors.append(self.limiter)
         limit = config.max_message_bytes
         self.server = grpc.aio.server(
             interceptors=interceptors,
             options=[("grpc.max_receive_message_length", limit),
                      ("grpc.max_send_message_length", limit)],
+            # grpc's own cap, for every method: above ours, so probes get through an overload.
+            maximum_concurrent_rpcs=config.max_concurrent_rpcs + PROBE_HEADROOM,
         )
         model_name = engine.engine.source.name
         self.screening = ScreeningServicer(engine, self.state, config, model_name=model_name)
@@ -81,27 +101,25 @@ class HireServer:
             max_schema_bytes=config.max_schema_bytes,
             schema_compile_timeout_s=config.schema_compile_timeout_s,
         )
-        screening_pb2_grpc.add_ScreeningServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            self.screening, self.server)
-        generation_pb2_grpc.add_GenerationServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            self.generation, self.server)
+        add_service(self.server, self.screening,
+                    screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"])
+        add_service(self.server, self.generation,
+                    generation_pb2.DESCRIPTOR.services_by_name["GenerationService"])
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
-        self.port = self._bind()
+        self.port = self._bind(credentials.tls)
 
-    def _bind(self) -> int:
+    def _auth_failed(self, method: str | None, reason: str) -> None:
+        self.metrics.record_auth_failure(reason)
+        if method is not None:  # one of ours: a bounded label
+            self.metrics.observe_rpc(method, "UNAUTHENTICATED", 0.0)
+
+    def _bind(self, tls: grpc.ServerCredentials | None) -> int:
         address = f"{self.config.host}:{self.config.port}"
-        c = self.config
-        if c.tls_cert is not None and c.tls_key is not None:
-            root = c.tls_client_ca.read_bytes() if c.tls_client_ca else None
-            creds = grpc.ssl_server_credentials(
-                [(c.tls_key.read_bytes(), c.tls_cert.read_bytes())],
-                root_certificates=root,
-                require_client_auth=root is not None,
-            )
-            port = self.server.add_secure_port(address, creds)
+        if tls is not None:
+            port = self.server.add_secure_port(address, tls)
         else:
             port = self.server.add_insecure_port(address)
         if port == 0:
@@ -142,6 +160,12 @@ class HireServer:
         end = loop.time() + self.config.grace_period_s
         while self.state.in_flight > 0 and loop.time() < end:
             await asyncio.sleep(DRAIN_POLL_S)
+        if self.state.calls:  # the grace period is over: answer them before the server stops
+            await asyncio.gather(*(call.cut(self.config.retry_after_s)
+                                   for call in list(self.state.calls)))
+            end = loop.time() + CUT_FLUSH_S
+            while self.state.in_flight > 0 and loop.time() < end:
+                await asyncio.sleep(DRAIN_POLL_S)
         log.info("drained", extra={"in_flight": self.state.in_flight})
         await self.server.stop(min(WATCH_CLOSE_GRACE_S, self.config.grace_period_s))
         self.engine.shutdown()
@@ -165,6 +189,7 @@ class HireServer:
 
     def _close(self) -> None:
         self.generation.schemas.close()
+        self.state.documents.close()
         self.metrics.close()
         if self.state.audit is not None:
             self.state.audit.close()
@@ -184,9 +209,12 @@ class HireServer:
 
 async def serve(config: ServerConfig, engine_args: EngineArgs) -> int:
     loop = asyncio.get_running_loop()
+    # A bad token or TLS file fails now, not after minutes of loading weights.
+    credentials = load_credentials(config)
+    prefer_mmap_for_large_buffers()
     # Loading weights takes seconds to minutes: keep it off the event loop.
     engine = await loop.run_in_executor(None, AsyncEngine, engine_args)
-    app = HireServer(config, engine)
+    app = HireServer(config, engine, credentials)
     await app.start()
     app.install_signal_handlers()
     metrics = f", metrics on :{app.metrics_port}/metrics" if app.metrics_port else ""

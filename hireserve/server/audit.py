@@ -28,6 +28,18 @@ last unsynced batch, never corrupt earlier lines). Every record is written with 
 an O_APPEND descriptor under one lock, so threads (and several AuditLog objects on one file)
 never interleave partial lines. The file is created with mode 0600.
 
+Torn tail: a crash (or a full disk) can cut the last record mid-write. Opening the log then
+terminates that fragment with a newline and appends a repair record naming it (one line, fsynced
+before any new decision), so the next record never lands on the fragment:
+
+    {"audit_version": 1, "record_type": "repair", "time": ..., "torn_offset": 12345,
+     "torn_bytes": 212, "torn_sha256": "..."}
+
+Decision records carry no `record_type`. `read_log(path)` returns the decisions, the repair
+records and the torn lines it skipped (each repaired one followed by its repair record; a final
+line without its newline is reported as torn, not repaired); any other line that is not a JSON
+object still raises AuditLogCorrupt. `read_records(path)` is its list of decisions.
+
 Replaying a decision: the log holds hashes, not text, so the caller brings the original inputs.
 `verify_inputs(record, inputs)` checks they are the ones the record was made from; then build the
 prompt with `prompt_version`, run the engine with `sampling` (json_schema from schema_version)
@@ -39,18 +51,22 @@ request alone for the closest match).
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 AUDIT_VERSION = 1
 FsyncMode = Literal["record", "batch"]
+REPAIR = "repair"  # record_type of a repair record; decisions have no record_type
+log = logging.getLogger("hireserve.audit")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -154,12 +170,18 @@ class AuditLog:
         self._lock = threading.Lock()
         created = not self.path.exists()
         self._fd: int | None = os.open(
-            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
+            # Read too: opening checks the last line for a torn tail.
+            self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600
         )
         if created:  # make the new file's directory entry durable too
             _fsync_dir(self.path.parent)
         self._unsynced = 0
         self._last_sync = time.monotonic()
+        self.repair = _repair_torn_tail(self._fd)  # the repair record written now, or None
+        if self.repair is not None:
+            log.warning("audit log: a torn final record was terminated and recorded",
+                        extra={"torn_offset": self.repair["torn_offset"],
+                               "torn_bytes": self.repair["torn_bytes"]})
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Writes one record as one line (see make_record); thread-safe."""
@@ -225,6 +247,36 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+def _repair_torn_tail(fd: int) -> dict[str, Any] | None:
+    """Terminates a last line cut mid-write and appends the repair record describing it."""
+    fcntl.flock(fd, fcntl.LOCK_EX)  # two processes opening one log repair it once
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+            return None
+        start = _last_line_start(fd, size)
+        fragment = os.pread(fd, size - start, start)
+        repair = {"audit_version": AUDIT_VERSION, "record_type": REPAIR, "time": utc_now_iso(),
+                  "torn_offset": start, "torn_bytes": len(fragment),
+                  "torn_sha256": hashlib.sha256(fragment).hexdigest()}
+        _write_all(fd, b"\n" + canonical_json(repair) + b"\n")
+        os.fsync(fd)
+        return repair
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _last_line_start(fd: int, size: int, chunk: int = 64 * 1024) -> int:
+    end = size
+    while end > 0:
+        begin = max(0, end - chunk)
+        newline = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if newline >= 0:
+            return begin + newline + 1
+        end = begin
+    return 0
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -237,22 +289,67 @@ class AuditLogCorrupt(ValueError):
     pass
 
 
-def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every record of an audit log, in order. A last line without its newline (a crash while
-    writing it) is skipped; any other line that is not a JSON object raises AuditLogCorrupt."""
+@dataclasses.dataclass(frozen=True)
+class TornRecord:
+    """A line a crash cut short: where it is, and whether a repair record follows it."""
+
+    line: int  # 1-based line number
+    offset: int  # byte offset of its first byte
+    size: int  # bytes, newline excluded
+    repaired: bool  # False: the file's last line, still without its newline
+
+
+@dataclasses.dataclass
+class AuditContents:
+    records: list[dict[str, Any]]  # the decisions, in order
+    repairs: list[dict[str, Any]]  # the repair records
+    torn: list[TornRecord]  # the lines skipped as torn
+
+
+def read_log(path: str | os.PathLike[str]) -> AuditContents:
+    """Every record of an audit log, in order, and the torn lines. A line that is not a JSON
+    object is torn when a repair record for its offset follows it, or when it is the last line
+    and lacks its newline; anywhere else it raises AuditLogCorrupt."""
     data = Path(path).read_bytes()
-    # The last piece is b"" when the file ends with a newline, else a torn line: skipped.
-    complete = data.split(b"\n")[:-1]
-    records: list[dict[str, Any]] = []
-    for number, raw in enumerate(complete, start=1):
-        try:
-            record = json.loads(raw)
-        except ValueError as exc:
-            raise AuditLogCorrupt(f"{path}: line {number} is not JSON") from exc
-        if not isinstance(record, dict):
-            raise AuditLogCorrupt(f"{path}: line {number} is not a JSON object")
-        records.append(record)
-    return records
+    contents = AuditContents([], [], [])
+    lines = list(_lines(data))
+    for i, (number, offset, raw, terminated) in enumerate(lines):
+        record = _parse(raw)
+        if record is None:
+            follower = _parse(lines[i + 1][2]) if i + 1 < len(lines) else None
+            repaired = (follower is not None and follower.get("record_type") == REPAIR
+                        and follower.get("torn_offset") == offset)
+            if not (repaired or not terminated):
+                raise AuditLogCorrupt(f"{path}: line {number} is not a JSON object")
+            contents.torn.append(TornRecord(number, offset, len(raw), repaired))
+        elif record.get("record_type") == REPAIR:
+            contents.repairs.append(record)
+        else:
+            contents.records.append(record)
+    return contents
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The decisions of an audit log, in order (read_log(path).records)."""
+    return read_log(path).records
+
+
+def _lines(data: bytes) -> Iterator[tuple[int, int, bytes, bool]]:
+    """(line number, byte offset, bytes without the newline, whether a newline ended it)."""
+    offset = 0
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        terminated = offset + len(raw) < len(data)
+        if raw or terminated:
+            yield number, offset, raw, terminated
+        offset += len(raw) + 1
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 # -- weights fingerprints --------------------------------------------------------------------

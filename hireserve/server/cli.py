@@ -33,6 +33,19 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="file holding a bearer token; calls without it get UNAUTHENTICATED")
     g.add_argument("--max-message-mib", type=int, default=s.max_message_bytes // 2**20,
                    help="largest request in MiB (default %(default)s; fits a 20 MiB PDF)")
+    g.add_argument("--max-concurrent-rpcs", type=int, default=s.max_concurrent_rpcs,
+                   help="calls in progress before new ones get RESOURCE_EXHAUSTED; health "
+                        "checks are exempt (default %(default)s)")
+    g.add_argument("--max-request-mib-in-flight", type=int,
+                   default=s.max_request_bytes_in_flight // 2**20,
+                   help="MiB of requests held by calls in progress before new ones get "
+                        "RESOURCE_EXHAUSTED (default %(default)s)")
+    g.add_argument("--document-workers", type=int, default=s.document_workers,
+                   help="processes that read PDF and DOCX, under CPU, memory and time limits "
+                        "(default %(default)s)")
+    g.add_argument("--document-queue", type=int, default=s.document_queue,
+                   help="documents waiting for a worker before RESOURCE_EXHAUSTED "
+                        "(default %(default)s)")
     g.add_argument("--grace-period", type=float, default=s.grace_period_s,
                    help="seconds calls in flight get to finish after SIGTERM "
                         "(default %(default)s)")
@@ -97,6 +110,9 @@ def configs_from_args(ns: argparse.Namespace) -> tuple[ServerConfig, EngineArgs]
         audit_log=ns.audit_log, audit_fsync=ns.audit_fsync,
         max_schema_bytes=ns.max_schema_kib * 1024,
         schema_compile_timeout_s=ns.schema_compile_timeout,
+        max_concurrent_rpcs=ns.max_concurrent_rpcs,
+        max_request_bytes_in_flight=ns.max_request_mib_in_flight * 2**20,
+        document_workers=ns.document_workers, document_queue=ns.document_queue,
     )
     engine = EngineArgs(
         model=ns.model, load_format=ns.load_format, dtype=ns.dtype, device=ns.device,

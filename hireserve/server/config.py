@@ -24,6 +24,14 @@ class ServerConfig:
     token_file: Path | None = None  # set: calls need "authorization: Bearer <token>"
     max_message_bytes: int = 32 * MiB  # fits a 20 MiB PDF plus the rest of the request
     document_limits: DocumentLimits = field(default_factory=DocumentLimits)
+    document_workers: int = 2  # processes that read PDF and DOCX (started on first use)
+    document_queue: int = 16  # documents waiting for a worker before RESOURCE_EXHAUSTED
+    # Calls of our services in progress (counted before their request is read) and the bytes
+    # their requests hold; past either, RESOURCE_EXHAUSTED with RetryInfo. Health is exempt.
+    max_concurrent_rpcs: int = 256
+    max_request_bytes_in_flight: int = 1024 * MiB
+    # A job description longer than this is refused (INVALID_ARGUMENT): ~25K tokens.
+    max_job_description_chars: int = 100_000
     max_batch_resumes: int = 1000
     grace_period_s: float = 30.0  # SIGTERM: in-flight calls get this long to finish
     retry_after_s: float = 1.0  # RetryInfo hint when the queue is full
@@ -41,3 +49,8 @@ class ServerConfig:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         if self.max_schema_bytes < 1 or not self.schema_compile_timeout_s > 0:
             raise ValueError("--max-schema-kib and --schema-compile-timeout must be positive")
+        if self.document_workers < 1 or self.document_queue < 0:
+            raise ValueError("--document-workers must be >= 1 and --document-queue >= 0")
+        if self.max_concurrent_rpcs < 1 or self.max_request_bytes_in_flight < 1:
+            raise ValueError("--max-concurrent-rpcs and --max-request-mib-in-flight must be "
+                             "positive")

@@ -16,9 +16,11 @@ from hireserve.server import audit
 from hireserve.server.audit import (
     AuditLog,
     AuditLogCorrupt,
+    TornRecord,
     checkpoint_fingerprint,
     make_record,
     open_audit_log,
+    read_log,
     read_records,
     verify_inputs,
     weights_fingerprint,
@@ -204,6 +206,48 @@ def test_read_records_skips_a_torn_tail_but_not_a_torn_middle(tmp_path) -> None:
         fh.write(b"\n")
     with pytest.raises(AuditLogCorrupt, match="line 2"):
         read_records(path)
+
+
+def test_reopening_terminates_a_torn_tail_and_records_the_repair(tmp_path) -> None:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        for i in range(3):
+            log.append(_record(i))
+    whole = path.read_bytes()
+    third = whole.rindex(b"\n", 0, len(whole) - 1) + 1  # where the last record starts
+    cut = third + 40
+    os.truncate(path, cut)  # a crash 40 bytes into the third record
+    assert read_log(path).torn == [TornRecord(3, third, 40, repaired=False)]
+
+    with AuditLog(path) as log:  # the restart
+        assert log.repair is not None
+        log.append(_record(3))
+    contents = read_log(path)
+    assert [r["request_id"] for r in contents.records] == ["rid-0", "rid-1", "rid-3"]
+    assert contents.torn == [TornRecord(3, third, 40, repaired=True)]
+    [repair] = contents.repairs
+    assert repair == log.repair and repair["record_type"] == "repair"
+    assert (repair["torn_offset"], repair["torn_bytes"]) == (third, 40)
+    assert repair["torn_sha256"] == hashlib.sha256(whole[third:cut]).hexdigest()
+    assert read_records(path) == contents.records
+
+    with AuditLog(path) as log:  # a clean tail is left alone
+        assert log.repair is None
+    assert read_log(path) == contents
+
+
+def test_a_fragment_that_is_a_whole_record_is_kept(tmp_path) -> None:
+    """Cut exactly before its newline: the record is complete; only the newline is added."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.append(_record(0))
+    os.truncate(path, path.stat().st_size - 1)
+    with AuditLog(path) as log:
+        assert log.repair is not None and log.repair["torn_offset"] == 0
+        log.append(_record(1))
+    contents = read_log(path)
+    assert [r["request_id"] for r in contents.records] == ["rid-0", "rid-1"]
+    assert contents.torn == [] and len(contents.repairs) == 1
 
 
 def _tiny_model() -> torch.nn.Module:

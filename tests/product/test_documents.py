@@ -239,3 +239,39 @@ def test_docx_hidden_by_character_style_and_merged_cells() -> None:
     doc = read_document(buffer.getvalue())
     assert doc.text.splitlines() == ["Visible", "Merged"]
     assert doc.hidden_text_dropped == len("hireme")
+
+
+# --- work budgets ---------------------------------------------------------------------------
+
+
+def test_pages_sharing_one_huge_content_stream_are_refused_before_parsing() -> None:
+    """The issue's 10 KB PDF: ten pages draw one 3.3 MB stream (minutes of pypdf parsing)."""
+    from hostile_docs import shared_content_pdf
+
+    _reject(shared_content_pdf(), "decoded page content (bytes) exceeds the budget of 2097152")
+
+
+def test_content_operators_count_against_one_document_budget() -> None:
+    from hostile_docs import shared_content_pdf
+
+    data = shared_content_pdf(pages=2, content_bytes=60_000)  # ~5,700 operators a page
+    assert "Jane Doe" in read_document(data).text
+    _reject(data, "content-stream operators exceeds the budget of 10000",
+            limits=DocumentLimits(max_content_operators=10_000))
+
+
+def test_thousands_of_pages_are_refused() -> None:
+    from hostile_docs import many_pages_pdf
+
+    _reject(many_pages_pdf(5000), "5000 pages; the limit is 50")
+
+
+def test_docx_elements_and_xml_parts_count_against_budgets() -> None:
+    from hostile_docs import many_runs_docx
+
+    data = many_runs_docx(2000)
+    doc = read_document(data)
+    assert doc.text == "Jane Doe" and doc.hidden_text_dropped == 2000
+    _reject(data, "DOCX paragraphs, runs and cells exceeds the budget of 1000",
+            limits=DocumentLimits(max_docx_elements=1000))
+    _reject(data, "'word/document.xml' is", limits=DocumentLimits(max_xml_part_bytes=10_000))

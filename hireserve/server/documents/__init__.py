@@ -3,7 +3,10 @@
     read_document(data, media_type, filename, limits) -> ParsedDocument
 
 Readers drop text a human would not see (and count it), enforce size, page and character
-limits, and raise DocumentError(field, reason) for anything they cannot read.
+limits and work budgets, and raise DocumentError(field, reason) for anything they cannot read:
+whatever a malformed file makes a parser raise, DocumentError is the only exception that leaves
+`read_document` (the fuzz tests hold it to that). The server calls it in a worker process
+(documents/pool.py) that adds CPU, memory and time limits.
 """
 
 from __future__ import annotations
@@ -32,6 +35,21 @@ def read_document(
 ) -> ParsedDocument:
     """Read one document; `field` names the request field in errors (e.g. "resumes[3]")."""
     limits = limits or DocumentLimits()
+    try:
+        return _read(data, media_type, filename, limits, field)
+    except DocumentError:
+        raise
+    except MemoryError:
+        raise DocumentError(field, "reading it needs more memory than the limit of "
+                                   f"{limits.max_memory_bytes // 2**20} MiB") from None
+    except RecursionError:
+        raise DocumentError(field, "its structure is nested too deeply to read") from None
+    except Exception as exc:  # a parser's bug on a malformed file is still the file's error
+        raise DocumentError(field, f"unreadable document ({type(exc).__name__})") from None
+
+
+def _read(data: bytes | str, media_type: str, filename: str, limits: DocumentLimits,
+          field: str) -> ParsedDocument:
     check_size(data, limits, field)
     fmt = detect_format(data, media_type, filename, field)
     if fmt == "pdf":

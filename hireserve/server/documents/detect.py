@@ -49,7 +49,7 @@ def detect_format(data: bytes | str, media_type: str, filename: str, field: str)
     if data.startswith(_ZIP_MAGIC):
         try:
             names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
-        except (zipfile.BadZipFile, ValueError) as exc:
+        except (zipfile.BadZipFile, ValueError, NotImplementedError, OSError) as exc:
             raise DocumentError(field, "corrupt zip archive (DOCX)") from exc
         if "word/document.xml" in names:
             return "docx"

@@ -1,4 +1,11 @@
-"""Limits that keep a hostile or accidental document from exhausting the server."""
+"""Limits that keep a hostile or accidental document from exhausting the server.
+
+Size, pages and characters bound what a document may hold; the work budgets bound what reading
+it may cost: decoded PDF content and its operators (a 7 KB PDF can point ten pages at one
+3 MiB content stream), DOCX elements and XML part sizes. The CPU, memory and wall-clock limits
+are enforced around the reader by the worker pool (documents/pool.py) as a last line: a
+document that reaches one is refused with INVALID_ARGUMENT naming the limit.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +29,24 @@ class DocumentLimits:
     max_zip_entries: int = 2_000
     # Text a reader would not see is dropped: fonts below this height in points.
     min_visible_font_pt: float = 1.0
+    # Work budgets. A resume page's content stream is 5-50 KB and a few thousand operators;
+    # shared streams count once per page that draws them.
+    # pypdf parses about 60K operators a second here: the budgets cost a few seconds at most.
+    max_content_bytes: int = 2 * MIB  # decoded PDF page content, summed over the pages
+    max_content_operators: int = 100_000  # PDF content-stream operators, summed over the pages
+    max_xml_part_bytes: int = 16 * MIB  # one DOCX XML part, uncompressed
+    max_docx_elements: int = 50_000  # DOCX paragraphs, runs and table cells visited (~30 µs each)
+    # Enforced by the worker pool around each document (RLIMIT_CPU, RLIMIT_AS, a timer).
+    max_cpu_seconds: int = 10
+    max_memory_bytes: int = 1024 * MIB  # address space of a reading process
+    max_wall_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        if min(self.max_bytes, self.max_pages, self.max_chars, self.max_uncompressed_bytes) <= 0:
+        positive = (self.max_bytes, self.max_pages, self.max_chars, self.max_uncompressed_bytes,
+                    self.max_content_bytes, self.max_content_operators, self.max_xml_part_bytes,
+                    self.max_docx_elements, self.max_cpu_seconds, self.max_memory_bytes,
+                    self.max_wall_seconds)
+        if min(positive) <= 0:
             raise ValueError("document limits must be positive")
 
 
@@ -43,3 +65,18 @@ def check_chars(text: str, limits: DocumentLimits, field: str) -> None:
         raise DocumentError(
             field, f"extracted text has {len(text)} characters; the limit is {limits.max_chars}"
         )
+
+
+class WorkBudget:
+    """Counts a reader's work against one limit; past it, DocumentError names the limit."""
+
+    def __init__(self, limit: int, what: str, field: str) -> None:
+        self.limit, self.what, self.field = limit, what, field
+        self.used = 0
+
+    def spend(self, amount: int = 1) -> None:
+        self.used += amount
+        if self.used > self.limit:
+            raise DocumentError(
+                self.field, f"{self.what} exceeds the budget of {self.limit} (a document this "
+                            "costly to read is refused; simplify or split it)")

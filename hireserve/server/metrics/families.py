@@ -49,6 +49,7 @@ ABORT_REASONS = ("cancelled", "deadline", "shutdown", "error", "invalid_schema",
 FINISH_REASONS = ("stop", "length", "scored", "abort")
 DOCUMENT_FORMATS = ("pdf", "docx", "text", "markdown", "unknown")
 DOCUMENT_OUTCOMES = ("ok", "rejected", "error")
+AUTH_FAILURE_REASONS = ("missing", "wrong")
 OTHER = "other"
 
 
@@ -62,6 +63,7 @@ class Families:
     rpc_requests: Counter
     rpc_duration: Histogram
     rpc_in_flight: Gauge
+    auth_failures: Counter
     # engine, per request
     queue_time: Histogram
     time_to_first_token: Histogram
@@ -108,6 +110,12 @@ class Families:
             ),
             rpc_in_flight=Gauge(
                 "hireserve_rpc_requests_in_flight", "RPCs being handled right now.", registry=r
+            ),
+            auth_failures=Counter(
+                "hireserve_auth_failures_total",
+                "Calls refused UNAUTHENTICATED, by reason: no bearer token, or a wrong one.",
+                ["reason"],
+                registry=r,
             ),
             queue_time=Histogram(
                 "hireserve_request_queue_time_seconds",
@@ -240,4 +248,6 @@ class Families:
             f.requests_finished.labels(reason)
         for reason in (*ABORT_REASONS, OTHER):
             f.requests_aborted.labels(reason)
+        for reason in AUTH_FAILURE_REASONS:
+            f.auth_failures.labels(reason)
         return f

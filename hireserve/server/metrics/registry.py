@@ -31,7 +31,13 @@ from prometheus_client import start_http_server as _start_http_server
 
 import hireserve
 from hireserve.server.metrics.engine import EngineObserver
-from hireserve.server.metrics.families import DOCUMENT_FORMATS, DOCUMENT_OUTCOMES, Families, bounded
+from hireserve.server.metrics.families import (
+    AUTH_FAILURE_REASONS,
+    DOCUMENT_FORMATS,
+    DOCUMENT_OUTCOMES,
+    Families,
+    bounded,
+)
 
 UNKNOWN_SERVICE = "unknown"
 
@@ -84,6 +90,10 @@ class Metrics:
             service = self._service_of.get(name, UNKNOWN_SERVICE)
         self.families.rpc_requests.labels(service, name, code).inc()
         self.families.rpc_duration.labels(service, name).observe(seconds)
+
+    def record_auth_failure(self, reason: str) -> None:
+        """`reason`: missing (no bearer token) or wrong; never the token itself."""
+        self.families.auth_failures.labels(bounded(reason, AUTH_FAILURE_REASONS)).inc()
 
     def track_in_flight(self, source: Callable[[], float] | Any) -> None:
         """The in-flight gauge reads `source()` (or `source.in_flight`, e.g. a ServiceState) at

@@ -1,6 +1,6 @@
 """The path every ScreeningService call shares: read the document, ask the model, audit.
 
-    ModelCalls._prepare(doc, options, field)   Document -> PreparedResume (worker thread)
+    ModelCalls._prepare(doc, options, field)   Document -> PreparedResume (worker process)
     ModelCalls._answer(messages, schema, parse) chat template -> fitted schema -> constrained
                                                 decode -> parsed value
     ModelCalls._audit(...)                       one audit record per decision
@@ -31,7 +31,7 @@ from hireserve.server.prompts import AnswerError
 from hireserve.server.prompts.budget import fit_schema
 from hireserve.server.service.calls import Completion, run_completion
 from hireserve.server.service.convert import sampling_from_proto, usage_of
-from hireserve.server.service.resume import PreparedResume, prepare_resume
+from hireserve.server.service.resume import PreparedResume, read_resume
 from hireserve.server.service.rpc import ServiceState
 from hireserve.v1 import common_pb2, screening_pb2
 
@@ -84,12 +84,10 @@ class ModelCalls:
 
     async def _prepare(self, doc: common_pb2.Document, options: screening_pb2.ScreenOptions,
                        field: str, *, blind: bool | None = None) -> PreparedResume:
-        limits = self.config.document_limits
         metrics = self.state.metrics
         blind = options.blind_screening if blind is None else blind
         try:
-            prepared = await asyncio.to_thread(prepare_resume, doc, field=field, blind=blind,
-                                               limits=limits)
+            prepared = await read_resume(self.state.documents, doc, field=field, blind=blind)
         except ServiceError:
             if metrics is not None:
                 metrics.record_document(_declared_format(doc), "rejected")

@@ -1,6 +1,6 @@
 """ScreeningService: Screen, ScreenBatch and GenerateQuestions.
 
-Each call: read the document (worker thread), build the versioned prompt (shared part first, so a
+Each call: read the document (worker process), build the versioned prompt (shared part first, so a
 batch against one job description reuses its cached prefix), fit the answer schema to what the
 prompt leaves of the context, decode constrained to that schema, parse into the typed response.
 
@@ -41,13 +41,13 @@ from hireserve.server.service.assessment import (
     build_rubric,
     verdict_probabilities,
 )
+from hireserve.server.service.job_description import check_job_description, job_lines_off_loop
 from hireserve.server.service.model_calls import ModelCalls, document_content
 from hireserve.server.service.requirements import (
     Requirements,
     RequirementsCache,
     cache_key,
     heading_label,
-    job_lines,
 )
 from hireserve.server.service.rpc import ServiceState, stream, unary
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
@@ -67,7 +67,7 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
     @unary
     async def Screen(self, request: screening_pb2.ScreenRequest,
                      context: grpc.aio.ServicerContext, rid: str) -> screening_pb2.ScreenResponse:
-        jd = _job_description(request.job_description, required=True)
+        jd = self._job_description(request.job_description, required=True)
         if not request.HasField("resume"):
             raise invalid_argument("resume", "the resume is missing")
         return await self._screen_one(jd, request.resume, request.options, context,
@@ -78,7 +78,7 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
         self, request: screening_pb2.ScreenBatchRequest, context: grpc.aio.ServicerContext,
         rid: str,
     ) -> AsyncIterator[screening_pb2.ScreenBatchResponse]:
-        jd = _job_description(request.job_description, required=True)
+        jd = self._job_description(request.job_description, required=True)
         resumes = list(request.resumes)
         if not resumes:
             raise invalid_argument("resumes", "the batch holds no resume")
@@ -111,7 +111,8 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
                     return screening_pb2.ScreenBatchResult(resume_id=item.resume_id,
                                                            error=exc.to_status())
 
-        tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(resumes)]
+        with self.state.documents.batch_lane():  # the tasks read their documents in one lane
+            tasks = [asyncio.ensure_future(one(i, item)) for i, item in enumerate(resumes)]
         results: dict[str, screening_pb2.ScreenBatchResult] = {}
         try:
             for next_done in asyncio.as_completed(tasks):
@@ -131,7 +132,7 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
     ) -> screening_pb2.GenerateQuestionsResponse:
         if not request.HasField("resume"):
             raise invalid_argument("resume", "the resume is missing")
-        jd = _job_description(request.job_description, required=False)
+        jd = self._job_description(request.job_description, required=False)
         n = request.num_questions or questions_v1.DEFAULT_NUM_QUESTIONS
         mix = QuestionMix()
         if request.HasField("mix"):
@@ -169,6 +170,10 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
                            "num_questions": n, "mix": request.mix,
                            "options": request.options}, response)
         return response
+
+    def _job_description(self, text: str, *, required: bool) -> str:
+        return check_job_description(text, max_chars=self.config.max_job_description_chars,
+                                     required=required)
 
     # -- Screen --------------------------------------------------------------------------------
 
@@ -237,7 +242,7 @@ class ScreeningServicer(ModelCalls, screening_pb2_grpc.ScreeningServiceServicer)
 
     async def _extract_requirements(self, jd: str, context: grpc.aio.ServicerContext,
                                     rid: str) -> Requirements:
-        lines = job_lines(jd)
+        lines = await job_lines_off_loop(jd)
         candidates = [lines[i] for i in requirements_v1.candidate_ids(lines)]
         if all(heading_label(line) for line in candidates):  # the headings decide every line
             return Requirements.from_labels(lines, ["none"] * len(candidates),
@@ -288,13 +293,6 @@ def _add_usage(a: common_pb2.Usage, b: common_pb2.Usage) -> common_pb2.Usage:
     return common_pb2.Usage(prompt_tokens=a.prompt_tokens + b.prompt_tokens,
                             cached_prompt_tokens=a.cached_prompt_tokens + b.cached_prompt_tokens,
                             generated_tokens=a.generated_tokens + b.generated_tokens)
-
-
-def _job_description(text: str, *, required: bool) -> str:
-    jd = text.strip()
-    if required and not jd:
-        raise invalid_argument("job_description", "the job description is empty")
-    return jd
 
 
 def _language(options: screening_pb2.ScreenOptions, resume_text: str) -> str:
