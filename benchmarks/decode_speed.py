@@ -1,11 +1,14 @@
-"""SmolLM2-135M (the embedded GGUF) decode speed on this machine: our ModelRunner versus
-transformers' generate, same weights, same dtype, same run.
+"""SmolLM2-135M (the embedded GGUF) decode speed on this machine: our ModelRunner, our whole
+step loop (`LLM.generate`: scheduler, runner, detokenizer) and transformers' generate, same
+weights, same dtype, same run.
 
     python -m benchmarks.decode_speed [--new-tokens 64] [--prompt-len 128] [--dtype fp32]
 
 Reports tokens/s at batch 1 and 8: "end-to-end" = prompt prefill + all new tokens (what
-`generate` measures), "decode" = the per-token steps only (ours). Each figure is the best of
-`--repeats` runs, ours and transformers alternating, so a busy shared machine skews both alike.
+`generate` measures), "decode" = the per-token steps only (runner). "step loop" is the engine's
+end to end over the same steps (one prefill step, then one decode step per token, prefix caching
+off), and "overhead" what it adds per step to the runner's forward and sampling. Each figure is
+the best of `--repeats` runs, the three alternating, so a busy shared machine skews all alike.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 
 from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
 from hireserve.scheduler.sequence import Sequence
+from hireserve.server.engine import LLM, SamplingParams
 from hireserve.server.engine.runner import ModelRunner
 from hireserve.server.models.loader import load_model
 from hireserve.server.models.source import DEFAULT_MODEL, resolve_model
@@ -47,6 +51,16 @@ def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tupl
     return end - start, end - decode_start
 
 
+def step_loop(llm: LLM, prompts: list[list[int]], new_tokens: int) -> float:
+    """End-to-end seconds of the same greedy tokens through the engine's step loop."""
+    params = SamplingParams(temperature=0.0, max_tokens=new_tokens, ignore_eos=True)
+    start = time.perf_counter()
+    outputs = llm.generate(prompts, params)
+    elapsed = time.perf_counter() - start
+    assert all(len(o.token_ids) == new_tokens for o in outputs)
+    return elapsed
+
+
 def theirs(hf: torch.nn.Module, prompts: list[list[int]], new_tokens: int) -> float:
     ids = torch.tensor(prompts)
     start = time.perf_counter()
@@ -73,6 +87,11 @@ def main() -> None:
     hf = AutoModelForCausalLM.from_pretrained(
         source.path.parent, gguf_file=source.path.name, dtype=dtype
     ).eval()
+    llm = LLM(DEFAULT_MODEL, dtype=args.dtype, device="cpu", block_size=BLOCK_SIZE,
+              num_kv_blocks=max(args.batches) * (-(-(args.prompt_len + args.new_tokens)
+                                                   // BLOCK_SIZE)),
+              max_num_batched_tokens=max(2048, max(args.batches) * args.prompt_len),
+              enable_prefix_caching=False, attention_backend="torch")
     g = torch.Generator().manual_seed(0)
     print(f"SmolLM2-135M {args.dtype} CPU, {torch.get_num_threads()} threads, "
           f"prompt {args.prompt_len}, {args.new_tokens} new tokens")
@@ -84,17 +103,23 @@ def main() -> None:
                              num_blocks=blocks, attention_backend="torch")
         with torch.inference_mode():
             ours(runner, [p[:8] for p in prompts], 4)  # warm-up
+            step_loop(llm, [p[:8] for p in prompts], 4)
             theirs(hf, [p[:8] for p in prompts], 4)
-            runs, references = [], []
+            runs, loops, references = [], [], []
             for _ in range(args.repeats):
                 runs.append(ours(runner, prompts, args.new_tokens))
+                loops.append(step_loop(llm, prompts, args.new_tokens))
                 references.append(theirs(hf, prompts, args.new_tokens))
         total = min(r[0] for r in runs)
         decode = min(r[1] for r in runs)
+        loop = min(loops)
         reference = min(references)
         n = batch * args.new_tokens
+        overhead_ms = (loop - total) / args.new_tokens * 1e3
         print(f"batch {batch}: ours {n / total:7.1f} tok/s end-to-end "
               f"({batch * (args.new_tokens - 1) / decode:7.1f} tok/s decode steps) | "
+              f"step loop {n / loop:7.1f} tok/s end-to-end "
+              f"(overhead {overhead_ms:6.2f} ms/step) | "
               f"transformers generate {n / reference:7.1f} tok/s end-to-end")
 
 
