@@ -19,7 +19,7 @@ import time
 import torch
 
 from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
-from hireserve.scheduler.sequence import Sequence
+from hireserve.scheduler.sequence import ChunkKind, Sequence
 from hireserve.server.engine import LLM, SamplingParams
 from hireserve.server.engine.runner import ModelRunner
 from hireserve.server.models.loader import load_model
@@ -44,9 +44,9 @@ def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tupl
         for s, t in zip(seqs, out, strict=True):
             assert t is not None
             s.token_ids.append(t)
-        out = runner.execute(
-            SchedulerOutput([ScheduledChunk(s, s.num_tokens - 1, 1, True) for s in seqs])
-        ).sampled
+        out = runner.execute(SchedulerOutput([
+            ScheduledChunk(s, s.num_tokens - 1, 1, True, kind=ChunkKind.DECODE) for s in seqs
+        ])).sampled
     end = time.perf_counter()
     return end - start, end - decode_start
 

@@ -5,13 +5,17 @@ BadRequest / RetryInfo details). Anything else is a bug: logged with the request
 INTERNAL without leaking internals. Logs carry ids and codes, never resume text.
 
 Every call, answered or refused, returns its request id in the trailing metadata
-(`x-request-id`): the caller's own when it sent a well-formed one, else a fresh one.
+(`x-request-id`): the caller's own when it sent a well-formed one, else a fresh one. The
+servicer reads it with `request_id()` (a context variable), so its methods keep the signatures
+of the generated stubs: `(self, request, context)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import inspect
 import logging
 import re
 import time
@@ -45,6 +49,23 @@ class ServiceState:
 REQUEST_ID_KEY = "x-request-id"
 # What a caller's id may look like: it lands in logs and audit records, so short and plain.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+# The request id of the RPC being served. grpc.aio runs each RPC in a task of its own, whose
+# copy of the context ends with it: set once per call, never reset, never seen by another call.
+_REQUEST_ID_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("hireserve_request_id")
+
+
+def request_id() -> str:
+    """The id of the RPC this code runs for (inside a method wrapped by @unary / @stream, and
+    in the tasks it starts)."""
+    return _REQUEST_ID_VAR.get()
+
+
+def _takes_request_id(fn: Callable[..., Any]) -> bool:
+    """A method written as (self, request, context, rid): ScreeningServicer's, until it reads
+    request_id() like the others. Remove with the last such method."""
+    return len(inspect.signature(fn).parameters) == 4
 
 
 def request_id_of(context: grpc.aio.ServicerContext) -> str:
@@ -91,10 +112,12 @@ class _Call:
             log.info("rpc failed", extra={"request_id": self.rid, "method": self.method,
                                            "code": self.code})
             await _abort(self.context, exc, self.rid)
+            return
         self.code = "INTERNAL"
         log.exception("rpc crashed", extra={"request_id": self.rid, "method": self.method})
         await self.context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {self.rid})",
                                  trailing_metadata=((REQUEST_ID_KEY, self.rid),))
+        return
 
     def finish(self) -> None:
         if self.done:
@@ -107,6 +130,8 @@ class _Call:
 
 
 def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
+    legacy = _takes_request_id(fn)
+
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         rid = request_id_of(context)
@@ -114,9 +139,13 @@ def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             call = _Call(self.state, fn.__name__, context, rid)
         except ServiceError as exc:  # draining: UNAVAILABLE with RetryInfo
             await _abort(context, exc, rid)
+            return None
+        _REQUEST_ID_VAR.set(rid)
         context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
         try:
-            return await fn(self, request, context, call.rid)
+            if legacy:
+                return await fn(self, request, context, rid)
+            return await fn(self, request, context)
         except BaseException as exc:
             await call.fail(exc)
             raise
@@ -127,6 +156,8 @@ def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    legacy = _takes_request_id(fn)
+
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext
                       ) -> AsyncIterator[Any]:
@@ -135,9 +166,12 @@ def stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator
             call = _Call(self.state, fn.__name__, context, rid)
         except ServiceError as exc:  # draining: UNAVAILABLE with RetryInfo
             await _abort(context, exc, rid)
+            return
+        _REQUEST_ID_VAR.set(rid)
         context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
+        items = fn(self, request, context, rid) if legacy else fn(self, request, context)
         try:
-            async for item in fn(self, request, context, call.rid):
+            async for item in items:
                 yield item
         except BaseException as exc:
             await call.fail(exc)
