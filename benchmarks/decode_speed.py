@@ -1,37 +1,80 @@
-"""SmolLM2-135M (the embedded GGUF) decode speed on this machine: our ModelRunner versus
-transformers' generate, same weights, same dtype, same run.
+"""SmolLM2-135M (the embedded GGUF) decode speed on this machine: our ModelRunner, our whole
+step loop (`LLM.generate`: scheduler, runner, detokenizer) and transformers' generate, same
+weights, same dtype, same run.
 
     python -m benchmarks.decode_speed [--new-tokens 64] [--prompt-len 128] [--dtype fp32]
 
 Reports tokens/s at batch 1 and 8: "end-to-end" = prompt prefill + all new tokens (what
-`generate` measures), "decode" = the per-token steps only (ours). Each figure is the best of
-`--repeats` runs, ours and transformers alternating, so a busy shared machine skews both alike.
+`generate` measures), "decode" = the per-token steps only (runner). "step loop" is the engine's
+end to end over the same steps (one prefill step, then one decode step per token, prefix caching
+off). "overhead" is the time per step outside the model's forward (wall time minus the time
+in the runner's `_logits`, measured in the same run): the runner's own (tensors in, sampling)
+and the whole step loop's (scheduler, runner, fast-forward, detokenizer, outputs). It is
+what the engine's Python adds, free of the forward's noise on a shared machine. Each figure is
+the best of `--repeats` runs, the three alternating, so a busy shared machine skews all alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
 from hireserve.scheduler.sequence import Sequence
+from hireserve.server.engine import LLM, SamplingParams
 from hireserve.server.engine.runner import ModelRunner
 from hireserve.server.models.loader import load_model
 from hireserve.server.models.source import DEFAULT_MODEL, resolve_model
 
+try:  # decode chunks say so (issue 17); before it the runner batched one-token chunks itself,
+    from hireserve.scheduler.sequence import ChunkKind  # and this script measures both
+
+    DECODE: dict[str, Any] = {"kind": ChunkKind.DECODE}
+except ImportError:
+    DECODE = {}
+
 BLOCK_SIZE = 16
 
 
-def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tuple[float, float]:
-    """-> (end-to-end seconds, decode-only seconds), greedy."""
+class ForwardClock:
+    """Times a runner's forward (`_logits`: the model and the LM head) while installed."""
+
+    def __init__(self, runner: ModelRunner) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        original: Callable[..., torch.Tensor] = runner._logits
+
+        def timed(*args: Any) -> torch.Tensor:
+            start = time.perf_counter()
+            logits = original(*args)
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+            return logits
+
+        runner._logits = timed  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+    def overhead_ms(self, wall: float) -> float:
+        """Milliseconds per step outside the forward."""
+        return (wall - self.seconds) / max(1, self.calls) * 1e3
+
+
+def ours(runner: ModelRunner, clock: ForwardClock, prompts: list[list[int]], new_tokens: int
+         ) -> tuple[float, float, float]:
+    """-> (end-to-end seconds, decode-only seconds, overhead ms per step), greedy."""
     seqs = [Sequence(list(p)) for p in prompts]
     next_block = 0
     for s in seqs:
         blocks = -(-(len(s.token_ids) + new_tokens) // BLOCK_SIZE)
         s.block_table = list(range(next_block, next_block + blocks))
         next_block += blocks
+    clock.reset()
     start = time.perf_counter()
     out = runner.execute(
         SchedulerOutput([ScheduledChunk(s, 0, s.num_tokens, True) for s in seqs])).sampled
@@ -40,11 +83,25 @@ def ours(runner: ModelRunner, prompts: list[list[int]], new_tokens: int) -> tupl
         for s, t in zip(seqs, out, strict=True):
             assert t is not None
             s.token_ids.append(t)
-        out = runner.execute(
-            SchedulerOutput([ScheduledChunk(s, s.num_tokens - 1, 1, True) for s in seqs])
-        ).sampled
+        out = runner.execute(SchedulerOutput([
+            ScheduledChunk(s, s.num_tokens - 1, 1, True, **DECODE) for s in seqs
+        ])).sampled
     end = time.perf_counter()
-    return end - start, end - decode_start
+    return end - start, end - decode_start, clock.overhead_ms(end - start)
+
+
+def step_loop(llm: LLM, clock: ForwardClock, prompts: list[list[int]], new_tokens: int
+              ) -> tuple[float, float]:
+    """(end-to-end seconds, overhead ms per step) of the same greedy tokens through the
+    engine's step loop."""
+    params = SamplingParams(temperature=0.0, max_tokens=new_tokens, ignore_eos=True)
+    clock.reset()
+    start = time.perf_counter()
+    outputs = llm.generate(prompts, params)
+    elapsed = time.perf_counter() - start
+    assert all(len(o.token_ids) == new_tokens for o in outputs)
+    assert clock.calls == new_tokens  # one prefill step, then one decode step per token
+    return elapsed, clock.overhead_ms(elapsed)
 
 
 def theirs(hf: torch.nn.Module, prompts: list[list[int]], new_tokens: int) -> float:
@@ -62,6 +119,8 @@ def main() -> None:
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-transformers", action="store_true",
+                        help="ours and the step loop only (faster A/B runs of two commits)")
     args = parser.parse_args()
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
 
@@ -70,9 +129,15 @@ def main() -> None:
     source = resolve_model(DEFAULT_MODEL)
     assert source.path is not None
     model, config = load_model(source, dtype=dtype, device="cpu")
-    hf = AutoModelForCausalLM.from_pretrained(
+    hf = None if args.skip_transformers else AutoModelForCausalLM.from_pretrained(
         source.path.parent, gguf_file=source.path.name, dtype=dtype
     ).eval()
+    llm = LLM(DEFAULT_MODEL, dtype=args.dtype, device="cpu", block_size=BLOCK_SIZE,
+              num_kv_blocks=max(args.batches) * (-(-(args.prompt_len + args.new_tokens)
+                                                   // BLOCK_SIZE)),
+              max_num_batched_tokens=max(2048, max(args.batches) * args.prompt_len),
+              enable_prefix_caching=False, attention_backend="torch")
+    loop_clock = ForwardClock(llm.engine.runner)
     g = torch.Generator().manual_seed(0)
     print(f"SmolLM2-135M {args.dtype} CPU, {torch.get_num_threads()} threads, "
           f"prompt {args.prompt_len}, {args.new_tokens} new tokens")
@@ -82,20 +147,30 @@ def main() -> None:
         blocks = batch * (-(-(args.prompt_len + args.new_tokens) // BLOCK_SIZE))
         runner = ModelRunner(model, config, device="cpu", dtype=dtype, block_size=BLOCK_SIZE,
                              num_blocks=blocks, attention_backend="torch")
+        clock = ForwardClock(runner)
         with torch.inference_mode():
-            ours(runner, [p[:8] for p in prompts], 4)  # warm-up
-            theirs(hf, [p[:8] for p in prompts], 4)
-            runs, references = [], []
+            ours(runner, clock, [p[:8] for p in prompts], 4)  # warm-up
+            step_loop(llm, loop_clock, [p[:8] for p in prompts], 4)
+            if hf is not None:
+                theirs(hf, [p[:8] for p in prompts], 4)
+            runs, loops, references = [], [], []
             for _ in range(args.repeats):
-                runs.append(ours(runner, prompts, args.new_tokens))
-                references.append(theirs(hf, prompts, args.new_tokens))
+                runs.append(ours(runner, clock, prompts, args.new_tokens))
+                loops.append(step_loop(llm, loop_clock, prompts, args.new_tokens))
+                if hf is not None:
+                    references.append(theirs(hf, prompts, args.new_tokens))
         total = min(r[0] for r in runs)
         decode = min(r[1] for r in runs)
-        reference = min(references)
+        loop = min(t for t, _ in loops)
         n = batch * args.new_tokens
-        print(f"batch {batch}: ours {n / total:7.1f} tok/s end-to-end "
-              f"({batch * (args.new_tokens - 1) / decode:7.1f} tok/s decode steps) | "
-              f"transformers generate {n / reference:7.1f} tok/s end-to-end")
+        line = (f"batch {batch}: ours {n / total:7.1f} tok/s end-to-end "
+                f"({batch * (args.new_tokens - 1) / decode:7.1f} tok/s decode steps, "
+                f"overhead {min(r[2] for r in runs):5.2f} ms/step) | "
+                f"step loop {n / loop:7.1f} tok/s end-to-end "
+                f"(overhead {min(o for _, o in loops):5.2f} ms/step)")
+        if references:
+            line += f" | transformers generate {n / min(references):7.1f} tok/s end-to-end"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

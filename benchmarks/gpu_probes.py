@@ -70,12 +70,12 @@ def engine_decode_step(llm: Any, batch: int, context: int, steps: int, vocab: in
                            _greedy(steps + 4))
     produced: dict[str, int] = {}
     while len(produced) < batch or min(produced.values()) < 2:  # prefills + one warm step
-        for out in engine.step():
+        for out in engine.step().outputs:
             produced[out.request_id] = out.num_output_tokens
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        outs = engine.step()
+        outs = engine.step().outputs
         times.append(time.perf_counter() - start)
         assert len([o for o in outs if o.new_token_ids]) == batch, "a decode step lost a request"
     while engine.has_unfinished():
@@ -108,7 +108,7 @@ def engine_itl_under_prefill(llm: Any, *, streams: int, short_len: int, long_len
     loaded: list[float] = []
 
     def step(into: list[float] | None) -> list[Any]:
-        outs = engine.step()
+        outs = engine.step().outputs
         now = time.perf_counter()
         for o in outs:
             if o.new_token_ids and o.request_id.startswith("itl-"):

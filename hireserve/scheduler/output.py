@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hireserve.scheduler.sequence import FinishReason, Sequence
+from hireserve.scheduler.sequence import ChunkKind, FinishReason, Sequence
 
 
 @dataclass(frozen=True)
@@ -13,9 +13,11 @@ class ScheduledChunk:
 
     The K/V of `token_ids[start : start + num_tokens]` are written to the slots of
     `seq.block_table`; positions `0 .. start` are read from the cache (computed earlier or
-    served by the prefix cache). A chunk that reaches the last known token reads the logits at
-    it: `sample` (the step samples the next token) or, for a prefill-only sequence, `score` (the
-    step returns the candidates' log-probabilities and the sequence finishes).
+    served by the prefix cache). `kind` is what the step computes for the sequence
+    (Sequence.next_chunk_kind when it was scheduled). A chunk that reaches the last known
+    token reads the logits at it: `sample` (the step samples the next token) or, for a
+    prefill-only sequence, `score` (the step returns the candidates' log-probabilities and the
+    sequence finishes).
     """
 
     seq: Sequence
@@ -23,6 +25,7 @@ class ScheduledChunk:
     num_tokens: int
     sample: bool
     score: bool = False
+    kind: ChunkKind = ChunkKind.PREFILL
 
     @property
     def computes_logits(self) -> bool:
@@ -30,7 +33,7 @@ class ScheduledChunk:
 
     @property
     def is_decode(self) -> bool:
-        return self.num_tokens == 1 and self.start >= self.seq.num_prompt_tokens
+        return self.kind is ChunkKind.DECODE
 
     @property
     def context_len(self) -> int:
@@ -40,7 +43,8 @@ class ScheduledChunk:
 
 @dataclass
 class SchedulerOutput:
-    """Decodes first, then prefill chunks. Empty `chunks` means nothing to run this step."""
+    """Decodes first, then forced runs, then prefill chunks. Empty `chunks` means nothing to run
+    this step."""
 
     chunks: list[ScheduledChunk] = field(default_factory=list)
     preempted: list[Sequence] = field(default_factory=list)
@@ -51,7 +55,7 @@ class SchedulerOutput:
 
     @property
     def num_decodes(self) -> int:
-        return sum(1 for c in self.chunks if c.is_decode)
+        return sum(1 for c in self.chunks if c.kind is ChunkKind.DECODE)
 
     @property
     def is_empty(self) -> bool:

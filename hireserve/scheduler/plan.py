@@ -6,43 +6,47 @@ from dataclasses import dataclass, field
 
 from hireserve.scheduler.cost_model import StepShape
 from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
-from hireserve.scheduler.sequence import Sequence
+from hireserve.scheduler.sequence import ChunkKind, Sequence
+
+_ORDER = {ChunkKind.DECODE: 0, ChunkKind.FORCED_RUN: 1, ChunkKind.PREFILL: 2}
 
 
 @dataclass
 class StepPlan:
     budget: int  # tokens left this step
-    decodes: dict[int, tuple[Sequence, int, int]] = field(default_factory=dict)
-    prefills: dict[int, tuple[Sequence, int, int]] = field(default_factory=dict)
+    # seq_id -> its chunk: decodes and forced runs (sequences that sample), and prefills
+    decodes: dict[int, ScheduledChunk] = field(default_factory=dict)
+    prefills: dict[int, ScheduledChunk] = field(default_factory=dict)
     preempted: list[Sequence] = field(default_factory=list)
 
-    def add(self, seq: Sequence, num_tokens: int, decode: bool) -> None:
+    def add(self, seq: Sequence, num_tokens: int, kind: ChunkKind) -> None:
+        """The next `num_tokens` of `seq` run this step, as `kind` (its next_chunk_kind)."""
         assert num_tokens <= self.budget
-        where = self.decodes if decode else self.prefills
-        where[seq.seq_id] = (seq, seq.num_computed_tokens, num_tokens)
+        start = seq.num_computed_tokens
+        at_end = start + num_tokens == seq.num_tokens  # the logits at its last token are read
+        chunk = ScheduledChunk(seq, start, num_tokens, sample=at_end and not seq.prefill_only,
+                               score=at_end and seq.prefill_only, kind=kind)
+        where = self.prefills if kind is ChunkKind.PREFILL else self.decodes
+        where[seq.seq_id] = chunk
         self.budget -= num_tokens
 
     def unschedule(self, seq: Sequence) -> None:
         """Drop `seq`'s chunk (it is being preempted) and give its tokens back."""
         for where in (self.decodes, self.prefills):
-            item = where.pop(seq.seq_id, None)
-            if item is not None:
-                self.budget += item[2]
+            chunk = where.pop(seq.seq_id, None)
+            if chunk is not None:
+                self.budget += chunk.num_tokens
 
     @property
     def shape(self) -> StepShape:
         return StepShape.of_chunks(
-            (start, n) for where in (self.decodes, self.prefills) for _, start, n in where.values()
+            (c.start, c.num_tokens) for where in (self.decodes, self.prefills)
+            for c in where.values()
         )
 
     def output(self) -> SchedulerOutput:
-        chunks = []
-        for where in (self.decodes, self.prefills):
-            for seq, start, n in where.values():
-                at_end = start + n == seq.num_tokens  # logits at its last token are read
-                chunks.append(ScheduledChunk(seq, start, n, sample=at_end and not seq.prefill_only,
-                                             score=at_end and seq.prefill_only))
-        # A recomputed preempted sequence whose cached prefix leaves one token looks like a
-        # decode (ScheduledChunk.is_decode): keep every decode-shaped chunk first all the same.
-        chunks.sort(key=lambda c: not c.is_decode)
+        """Decodes first (the runner batches their attention), then forced runs, then prefill
+        chunks; in scheduling order within each kind."""
+        chunks = [*self.decodes.values(), *self.prefills.values()]
+        chunks.sort(key=lambda c: _ORDER[c.kind])
         return SchedulerOutput(chunks=chunks, preempted=list(self.preempted))

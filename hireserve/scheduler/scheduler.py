@@ -19,7 +19,8 @@ from hireserve.scheduler.cost_model import StepCostModel, StepShape
 from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
 from hireserve.scheduler.output import SchedulerOutput, SequenceUpdate
 from hireserve.scheduler.plan import StepPlan
-from hireserve.scheduler.sequence import FinishReason, Sequence, SequenceStatus
+from hireserve.scheduler.sequence import ChunkKind, FinishReason, Sequence, SequenceStatus
+from hireserve.scheduler.stats import SchedulerStats
 from hireserve.scheduler.stopping import stop_reason
 from hireserve.scheduler.waiting_queue import WaitingQueue
 
@@ -65,6 +66,18 @@ class Scheduler:
     @property
     def prefix_cache_hit_tokens(self) -> int:
         return self.block_manager.hit_tokens
+
+    def stats(self) -> SchedulerStats:
+        """The state after the last step and the cumulative counters, as one value."""
+        return SchedulerStats(
+            num_running=len(self.running),
+            num_waiting=len(self.waiting),
+            kv_usage=self.block_manager.usage,
+            num_preemptions=self.num_preemptions,
+            num_forced_tokens=self.num_forced_tokens,
+            prefix_cache_query_tokens=self.block_manager.query_tokens,
+            prefix_cache_hit_tokens=self.block_manager.hit_tokens,
+        )
 
     def has_unfinished(self) -> bool:
         return bool(self._seqs)
@@ -113,25 +126,20 @@ class Scheduler:
                 self._schedule_decodes(plan)
         return plan.output()
 
-    @staticmethod
-    def _in_decode(seq: Sequence) -> bool:
-        n = seq.num_computed_tokens
-        if n == seq.num_tokens - 1 and n >= seq.num_prompt_tokens:
-            return True
-        # A decode that catches up on tokens its grammar forced (see append_forced).
-        return seq.is_generating and n < seq.num_tokens
-
     def _schedule_decodes(self, plan: StepPlan) -> None:
         for seq in list(self.running):
             if plan.budget < 1:
                 break
-            if seq.status is not SequenceStatus.RUNNING or not self._in_decode(seq):
+            if seq.status is not SequenceStatus.RUNNING:
                 continue
-            # Usually 1; more after a fast-forward. A catch-up larger than what is left of
-            # the budget runs in pieces (only the piece that reaches the end samples).
+            kind = seq.next_chunk_kind
+            if kind is ChunkKind.PREFILL:
+                continue
+            # One token; more for a forced run. A run longer than what is left of the budget
+            # runs in pieces (only the piece that reaches the end samples).
             n = min(seq.num_tokens - seq.num_computed_tokens, plan.budget)
             if self._reserve(seq, n, plan):
-                plan.add(seq, n, decode=True)
+                plan.add(seq, n, kind)
 
     def _schedule_prefills(self, plan: StepPlan, now: float) -> None:
         # With an ITL target, a long prompt's chunk is the costliest per token (it attends to
@@ -148,7 +156,8 @@ class Scheduler:
             self._continue_prefill(self._long, plan, guarantee=True)
 
     def _continue_prefill(self, seq: Sequence, plan: StepPlan, guarantee: bool) -> None:
-        if plan.budget < 1 or seq.status is not SequenceStatus.RUNNING or self._in_decode(seq):
+        if (plan.budget < 1 or seq.status is not SequenceStatus.RUNNING
+                or seq.next_chunk_kind is not ChunkKind.PREFILL):
             return
         if seq.seq_id in plan.decodes or seq.seq_id in plan.prefills:
             return
@@ -156,7 +165,7 @@ class Scheduler:
         start = seq.num_computed_tokens
         n = self._chunk_size(start, remaining, seq is self._long, plan, guarantee)
         if n > 0 and self._reserve(seq, n, plan):
-            plan.add(seq, n, decode=False)
+            plan.add(seq, n, ChunkKind.PREFILL)
 
     def _admit_waiting(self, plan: StepPlan, now: float) -> None:
         cfg = self.config
@@ -204,7 +213,7 @@ class Scheduler:
         self.running.append(seq)
         if is_long:
             self._long = seq
-        plan.add(seq, num_new, decode=False)
+        plan.add(seq, num_new, ChunkKind.PREFILL)
 
     def _chunk_size(
         self, start: int, remaining: int, is_long: bool, plan: StepPlan, guarantee: bool
@@ -295,18 +304,26 @@ class Scheduler:
             updates.append(SequenceUpdate(seq, [tok], reason is not None, reason))
         return updates
 
-    def append_forced(self, seq: Sequence, tok: int) -> FinishReason | None:
-        """Append a token decided without sampling (the only one its grammar allows) to a
-        running sequence that just sampled. It has no K/V yet: the sequence's next decode
-        chunk computes it with the others. Stops as a sampled token would; returns why."""
+    def append_forced(self, seq: Sequence, run: list[int]) -> tuple[int, FinishReason | None]:
+        """Append a run of tokens decided without sampling (each the only one its grammar
+        allowed) to a running sequence that just sampled. They have no K/V yet: the sequence's
+        next chunk (a FORCED_RUN) computes them with the sampled one. Each stops the sequence
+        as a sampled token would, and the rest of the run is dropped. -> (tokens appended,
+        why the sequence finished or None)."""
         if seq.status is not SequenceStatus.RUNNING or not seq.is_generating:
             raise ValueError(f"{seq!r} is not decoding: nothing can be forced")
-        seq.token_ids.append(tok)
-        self.num_forced_tokens += 1
-        reason = stop_reason(seq, tok, self.config.max_model_len)
+        reason: FinishReason | None = None
+        appended = 0
+        for tok in run:
+            seq.token_ids.append(tok)
+            appended += 1
+            reason = stop_reason(seq, tok, self.config.max_model_len)
+            if reason is not None:
+                break
+        self.num_forced_tokens += appended
         if reason is not None:
             self._finish(seq, reason)
-        return reason
+        return appended, reason
 
     def _finish(self, seq: Sequence, reason: FinishReason, abort_reason: str | None = None) -> None:
         if seq.status is SequenceStatus.RUNNING:

@@ -14,6 +14,15 @@ class SequenceStatus(enum.Enum):
     FINISHED = "finished"
 
 
+class ChunkKind(enum.Enum):
+    """What one step computes for a sequence: the one definition the scheduler, the step plan
+    and the model runner share (`Sequence.next_chunk_kind`)."""
+
+    DECODE = "decode"  # the token sampled last step: one query token, batched decode attention
+    FORCED_RUN = "forced_run"  # that token and the ones its grammar forced after it
+    PREFILL = "prefill"  # prompt tokens, or everything recomputed after a preemption
+
+
 class FinishReason(enum.Enum):
     STOP = "stop"  # EOS or a stop token id
     LENGTH = "length"  # max_tokens or the model's context
@@ -88,6 +97,16 @@ class Sequence:
     @property
     def output_token_ids(self) -> list[int]:
         return self.token_ids[self.num_prompt_tokens :]
+
+    @property
+    def next_chunk_kind(self) -> ChunkKind:
+        """What the next step computes for this running sequence. A sequence decodes once it
+        has sampled since its last (re)admission; until then everything it lacks is prefill."""
+        if not self.is_generating:
+            return ChunkKind.PREFILL
+        if self.num_tokens - self.num_computed_tokens == 1:
+            return ChunkKind.DECODE
+        return ChunkKind.FORCED_RUN
 
     @property
     def prefill_only(self) -> bool:

@@ -20,7 +20,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from hireserve.server.admission import CallLimiter
-from hireserve.server.audit import open_audit_log, weights_fingerprint
+from hireserve.server.audit import open_audit_log
 from hireserve.server.auth import BearerTokenInterceptor
 from hireserve.server.config import ServerConfig
 from hireserve.server.credentials import Credentials, load_credentials
@@ -68,12 +68,12 @@ class HireServer:
         self.state.retry_after_s = config.retry_after_s
         self.state.memory = MemoryReturner()
         self.metrics.track_in_flight(self.state)
-        self.metrics.set_build_info_from_engine(engine.engine)
+        self.metrics.set_build_info_from(engine.info)
         engine.on_step = self.metrics.on_step
         self.metrics_port: int | None = None
         if config.audit_log is not None:
             self.state.audit = open_audit_log(config.audit_log, config.audit_fsync)
-            self.state.weights_fingerprint = weights_fingerprint(engine.engine.model)
+            self.state.weights_fingerprint = engine.info.weights_fingerprint
         self.exit_code: int | None = None
         self._stopped = asyncio.Event()
         self._tasks: set[asyncio.Future[None]] = set()  # keeps shutdown tasks alive
@@ -93,7 +93,7 @@ class HireServer:
             # grpc's own cap, for every method: above ours, so probes get through an overload.
             maximum_concurrent_rpcs=config.max_concurrent_rpcs + PROBE_HEADROOM,
         )
-        model_name = engine.engine.source.name
+        model_name = engine.info.model
         self.screening = ScreeningServicer(engine, self.state, config, model_name=model_name)
         self.generation = GenerationServicer(
             engine, self.state, model_name=model_name, retry_after_s=config.retry_after_s,
@@ -218,6 +218,6 @@ async def serve(config: ServerConfig, engine_args: EngineArgs) -> int:
     await app.start()
     app.install_signal_handlers()
     metrics = f", metrics on :{app.metrics_port}/metrics" if app.metrics_port else ""
-    print(f"hireserve: serving {engine.engine.source.name} on {config.host}:{app.port}"
+    print(f"hireserve: serving {engine.info.model} on {config.host}:{app.port}"
           f"{metrics}", flush=True)
     return await app.wait()

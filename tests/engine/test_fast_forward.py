@@ -104,11 +104,10 @@ def test_fast_forward_gives_the_same_tokens_in_fewer_steps(tiny_chat, variant) -
     metrics = Metrics()
 
     def step() -> Any:
-        outputs = original_step()
-        stats = on.engine.last_step_stats
-        forced_per_step.append(stats.num_forced_tokens if stats else 0)
-        metrics.on_step(on.engine, outputs)
-        return outputs
+        result = original_step()
+        forced_per_step.append(result.stats.num_forced_tokens if result.ran else 0)
+        metrics.on_step(result)
+        return result
 
     on.engine.step = step  # type: ignore[method-assign]
     got, got_reasons, steps_on = _generate(on)
@@ -152,8 +151,9 @@ def test_abort_with_forced_tokens_pending_frees_everything(tiny_chat) -> None:
 
 
 def test_seeded_sampling_gives_the_same_tokens_with_or_without_fast_forward(tiny_chat) -> None:
-    """Forced tokens skip the sampler, but a seeded sequence's generator still advances as if
-    they had been sampled: same seed, same answer, whichever way the server runs."""
+    """Forced tokens skip the sampler, and a seeded token's draw depends on (seed, its output
+    index) alone, so the tokens after a forced run are those sampling every token gives: same
+    seed, same answer, whichever way the server runs."""
     params = [SamplingParams(temperature=1.0, seed=seed, max_tokens=50,
                              json_schema=json.dumps(schema))
               for seed, schema in enumerate([RUBRIC, NESTED, RUBRIC, NESTED])]

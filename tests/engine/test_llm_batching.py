@@ -1,5 +1,6 @@
 """Continuous batching, chunked prefill, prefix caching and preemption change no token: every
-request gives exactly what it gives alone. Runs the offline `LLM` over a tiny random Llama."""
+request gives exactly what it gives alone, greedy or seeded. Runs the offline `LLM` over a tiny
+random Llama."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from hireserve.server.engine import LLM, SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True)
+SEEDED = [SamplingParams(temperature=0.9, top_p=0.95, seed=100 + i, max_tokens=12,
+                         ignore_eos=True) for i in range(16)]
 
 
 def _prompts(n: int, seed: int, vocab: int) -> list[list[int]]:
@@ -54,6 +57,18 @@ def test_batched_equals_alone(tiny_chat, alone, variant) -> None:
     assert scheduler.block_manager.num_free_blocks == scheduler.config.num_blocks
 
 
+@pytest.mark.parametrize("variant", [{}, {"num_kv_blocks": 24}], ids=["cached", "preempting"])
+def test_seeded_batched_equals_alone(tiny_chat, variant) -> None:
+    prompts = _prompts(16, seed=0, vocab=49152)
+    single = _llm(tiny_chat, enable_prefix_caching=False)
+    alone = [single.generate([p], s)[0].token_ids for p, s in zip(prompts, SEEDED, strict=True)]
+    llm = _llm(tiny_chat, **variant)
+    assert [o.token_ids for o in llm.generate(prompts, SEEDED)] == alone
+    assert len({tuple(t) for t in alone}) == 16
+    if variant:
+        assert llm.engine.scheduler.num_preemptions > 0, "the small pool was meant to preempt"
+
+
 def test_staggered_arrivals_equal_alone(tiny_chat, alone) -> None:
     llm = _llm(tiny_chat)
     engine = llm.engine
@@ -65,7 +80,7 @@ def test_staggered_arrivals_equal_alone(tiny_chat, alone) -> None:
             if pending:
                 i, p = pending.pop(0)
                 engine.add_request(f"r{i}", p, GREEDY)
-        for out in engine.step():
+        for out in engine.step().outputs:
             got.setdefault(out.request_id, []).extend(out.new_token_ids)
     assert [got[f"r{i}"] for i in range(16)] == [alone[i] for i in range(16)]
 
@@ -101,7 +116,7 @@ def test_prefix_cache_computes_only_unshared_tokens(tiny_chat) -> None:
     engine.runner.execute = spy
     cached: dict[str, int] = {}
     while engine.has_unfinished():
-        for out in engine.step():
+        for out in engine.step().outputs:
             outputs.setdefault(out.request_id, []).extend(out.new_token_ids)
             cached[out.request_id] = out.num_cached_tokens
     computed = sorted(counted.values())
@@ -143,7 +158,7 @@ def test_long_prompt_prefills_in_chunks_while_short_requests_decode(tiny_long) -
     engine.runner.execute = spy
     finished_long = False
     while not finished_long:
-        for out in engine.step():
+        for out in engine.step().outputs:
             if out.request_id == "long" and out.finished:
                 finished_long = True
     assert prefill_steps >= 32_768 // 512  # chunked, not one giant step

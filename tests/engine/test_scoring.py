@@ -125,7 +125,7 @@ def test_scores_in_a_batch_with_decodes_match_and_change_no_token(tiny_chat, hf_
         if steps < len(score_prompts):  # one question arrives per step while the others decode
             engine.add_request(f"q{steps}", score_prompts[steps], ScoringParams(CANDIDATES))
         steps += 1
-        for out in engine.step():
+        for out in engine.step().outputs:
             if isinstance(out, ScoreOutput):
                 scores[out.request_id] = out
             else:
@@ -175,7 +175,7 @@ def test_abort_and_deadline_free_blocks_and_keep_the_computed_prefix(tiny_chat):
     assert (out.finish_reason, out.abort_reason, out.logprobs) == ("abort", "cancelled", {})
     assert bm.num_free_blocks == bm.num_blocks and bm.num_cached_blocks == 4
     engine.add_request("late", _prompt(40, seed=62), ScoringParams(CANDIDATES), deadline=0.0)
-    (expired,) = engine.step()
+    (expired,) = engine.step().outputs
     assert isinstance(expired, ScoreOutput)
     assert (expired.finish_reason, expired.abort_reason) == ("abort", "deadline")
     assert not engine.has_unfinished() and bm.num_free_blocks == bm.num_blocks

@@ -166,7 +166,7 @@ def test_engine_metrics_count_scoring_requests(tiny_chat) -> None:
     engine.add_request("gen", _prompt(9, seed=9),
                        SamplingParams(temperature=0.0, max_tokens=3, ignore_eos=True))
     while engine.has_unfinished():
-        metrics.on_step(engine, engine.step())
+        metrics.on_step(engine.step())
     text = metrics.exposition()
     assert value(text, "hireserve_requests_finished_total", finish_reason="scored") == 3
     assert value(text, "hireserve_requests_finished_total", finish_reason="length") == 1

@@ -30,7 +30,7 @@ def _run(llm: LLM, requests: dict[str, tuple[str, SamplingParams]]) -> dict[str,
     for _ in range(500):
         if not engine.has_unfinished():
             break
-        for out in engine.step():
+        for out in engine.step().outputs:
             entry = result[out.request_id]
             entry["tokens"].extend(out.new_token_ids)
             if out.finished:
@@ -95,7 +95,7 @@ def test_a_detokenizer_failure_fails_only_its_request(llm, alone) -> None:
         raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "simulated")
 
     engine._requests["broken"].detok.push = explode  # this request's detokenizer only
-    first = engine.step()  # prefill: the first token goes through the broken detokenizer
+    first = engine.step().outputs  # prefill: the first token goes through the broken detokenizer
     broken = [o for o in first if o.request_id == "broken"]
     assert broken and broken[0].finished and broken[0].abort_reason == "output_error"
     assert not engine.has_unfinished() and _blocks_in_use(llm) == 0

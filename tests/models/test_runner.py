@@ -54,8 +54,33 @@ def test_seeded_rows_repeat_whatever_the_batch(tiny_llama: TinyCheckpoint) -> No
         token = alone.runner.execute(
             alone.output(alone.chunk(s, s.num_tokens - 1, 1))).sampled[0]
     assert got == streams[0]
-    h.runner.release([q.seq_id for q in seqs])
-    assert not h.runner._generators
+
+
+def test_a_seeded_token_depends_on_the_seed_and_its_output_index_only(
+    tiny_llama: TinyCheckpoint,
+) -> None:
+    """No generator state carries from one token to the next: a sequence that arrives with
+    three output tokens already (recomputed after a preemption, or forced by its grammar
+    without a draw) samples its fourth as the sequence that drew all four."""
+    prompt = random_tokens(8, seed=3)
+    params = SamplingParams(temperature=1.0, seed=77)
+    h = Harness(tiny_llama.path)
+    s = h.sequence(prompt, sampling_params=params)
+    token = h.runner.execute(h.output(h.chunk(s, 0, 8))).sampled[0]
+    stream = []
+    for _ in range(5):
+        assert token is not None
+        stream.append(token)
+        s.token_ids.append(token)
+        token = h.runner.execute(h.output(h.chunk(s, s.num_tokens - 1, 1))).sampled[0]
+    fresh = Harness(tiny_llama.path, seed=9)
+    r = fresh.sequence(prompt, sampling_params=params)
+    r.token_ids += stream[:3]  # output tokens it did not draw: index 3 comes next
+    assert fresh.runner.execute(fresh.output(fresh.chunk(r, 0, 11))).sampled == [stream[3]]
+    other = fresh.sequence(prompt, sampling_params=SamplingParams(temperature=1.0, seed=78))
+    draws = [fresh.runner.execute(fresh.output(fresh.chunk(other, 0, 8))).sampled[0]
+             for _ in range(4)]
+    assert len(set(draws)) == 1, "the same (seed, index) gives the same token every time"
 
 
 def test_logits_are_fp32_for_bf16_models(tiny_qwen2: TinyCheckpoint) -> None:

@@ -1,22 +1,24 @@
-"""Engine metrics from fake engines and hand-built RequestOutputs: every expected value below is
-worked out from the traffic by hand, then read back from the parsed exposition."""
+"""Engine metrics from hand-built StepResults: every expected value below is worked out from
+the traffic by hand, then read back from the parsed exposition."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from hireserve.server.engine.outputs import RequestMetrics, RequestOutput
+from hireserve.server.engine.step import SchedulerStats, StepResult, StepStats
 from hireserve.server.metrics import Metrics
 from tests.observability.helpers import bucket_counts, value
 
 
-def _scheduler(**kw: float) -> SimpleNamespace:
-    state = dict(num_running=0, num_waiting=0, kv_usage=0.0, num_preemptions=0,
-                 prefix_cache_query_tokens=0, prefix_cache_hit_tokens=0)
+def _scheduler(**kw: Any) -> SchedulerStats:
+    state: dict[str, Any] = dict(num_running=0, num_waiting=0, kv_usage=0.0, num_preemptions=0,
+                                 num_forced_tokens=0, prefix_cache_query_tokens=0,
+                                 prefix_cache_hit_tokens=0)
     state.update(kw)
-    return SimpleNamespace(**state)
+    return SchedulerStats(**state)
 
 
 def _out(rid: str, m: RequestMetrics, new: list[int], n_out: int, *, prompt: int = 10,
@@ -30,34 +32,35 @@ def _traffic(metrics: Metrics) -> None:
     D: aborted for a reason the metrics do not know."""
     sched = _scheduler(num_running=2, num_waiting=3, kv_usage=0.25,
                        prefix_cache_query_tokens=100, prefix_cache_hit_tokens=64)
-    engine = SimpleNamespace(scheduler=sched)
     a = RequestMetrics(arrival_time=10.0, first_scheduled_time=10.5)
     b = RequestMetrics(arrival_time=10.0, first_scheduled_time=10.2)
     # step 1: A's first token at 11.0
     a.first_token_time = a.last_token_time = 11.0
-    metrics.on_step(engine, [_out("req-A", a, [5], 1, prompt=100, cached=64)])
+    metrics.on_step(StepResult([_out("req-A", a, [5], 1, prompt=100, cached=64)], sched))
     # step 2: A's second token at 11.1; B's first at 12.0 (after a preemption)
     a.inter_token_latencies.append(0.1)
     a.last_token_time = 11.1
     b.first_token_time = b.last_token_time = 12.0
-    sched.num_preemptions = 2
-    sched.prefix_cache_query_tokens, sched.prefix_cache_hit_tokens = 250, 96
-    metrics.on_step(engine, [_out("req-A", a, [6], 2, prompt=100, cached=64),
-                             _out("req-B", b, [7], 1, prompt=50)])
+    sched = _scheduler(num_running=2, num_waiting=3, kv_usage=0.25, num_preemptions=2,
+                       prefix_cache_query_tokens=250, prefix_cache_hit_tokens=96)
+    metrics.on_step(StepResult([_out("req-A", a, [6], 2, prompt=100, cached=64),
+                                _out("req-B", b, [7], 1, prompt=50)], sched))
     # step 3: A's last token at 11.3, it stops; B hits its deadline at 13.0
     a.inter_token_latencies.append(0.2)
     a.last_token_time = a.finished_time = 11.3
     b.finished_time = 13.0
-    sched.num_preemptions = 3
-    sched.num_running, sched.num_waiting, sched.kv_usage = 0, 1, 0.125
-    metrics.on_step(engine, [_out("req-A", a, [8], 3, prompt=100, cached=64, finish="stop"),
-                             _out("req-B", b, [], 1, prompt=50, finish="abort",
-                                  abort="deadline")])
+    sched = _scheduler(num_running=0, num_waiting=1, kv_usage=0.125, num_preemptions=3,
+                       prefix_cache_query_tokens=250, prefix_cache_hit_tokens=96)
+    metrics.on_step(StepResult([_out("req-A", a, [8], 3, prompt=100, cached=64, finish="stop"),
+                                _out("req-B", b, [], 1, prompt=50, finish="abort",
+                                     abort="deadline")], sched))
     # between steps: C cancelled before it was ever scheduled, D aborted for "gremlins"
     c = RequestMetrics(arrival_time=10.0, finished_time=14.0)
     d = RequestMetrics(arrival_time=10.0, finished_time=14.0)
-    metrics.observe_outputs([_out("req-C", c, [], 0, finish="abort", abort="cancelled"),
-                             _out("req-D", d, [], 0, finish="abort", abort="gremlins")])
+    metrics.on_step(StepResult([_out("req-C", c, [], 0, finish="abort", abort="cancelled")],
+                               sched))
+    metrics.on_step(StepResult([_out("req-D", d, [], 0, finish="abort", abort="gremlins")],
+                               sched))
 
 
 @pytest.fixture(scope="module")
@@ -123,30 +126,26 @@ def test_scheduler_counters_become_deltas(exposition: bytes) -> None:
     assert value(exposition, "hireserve_prefix_cache_hit_tokens_total") == 96
 
 
-def test_a_new_scheduler_counts_from_zero() -> None:
+def test_a_counter_that_goes_down_starts_a_new_count() -> None:
     metrics = Metrics()
-    old = _scheduler(num_preemptions=3, prefix_cache_query_tokens=40)
-    metrics.on_step(SimpleNamespace(scheduler=old), [])
-    metrics.on_step(SimpleNamespace(scheduler=old), [])  # unchanged: nothing added
-    new = _scheduler(num_preemptions=5, prefix_cache_query_tokens=10)  # engine rebuilt
-    metrics.on_step(SimpleNamespace(scheduler=new), [])
-    old.num_preemptions = 1  # the old one reset itself (went down): counted as fresh
-    metrics.on_step(SimpleNamespace(scheduler=old), [])
+    first = _scheduler(num_preemptions=3, prefix_cache_query_tokens=40, num_forced_tokens=6)
+    metrics.on_step(StepResult([], first))
+    metrics.on_step(StepResult([], first))  # unchanged: nothing added
+    rebuilt = _scheduler(num_preemptions=1, prefix_cache_query_tokens=10, num_forced_tokens=9)
+    metrics.on_step(StepResult([], rebuilt))  # went down: a new engine's count, all of it new
     text = metrics.exposition()
-    assert value(text, "hireserve_preemptions_total") == 3 + 5 + 1
-    assert value(text, "hireserve_prefix_cache_query_tokens_total") == 40 + 10 + 40
+    assert value(text, "hireserve_preemptions_total") == 3 + 1
+    assert value(text, "hireserve_prefix_cache_query_tokens_total") == 40 + 10
+    assert value(text, "hireserve_forced_tokens_total") == 6 + 3
 
 
-def test_step_stats_from_the_engine_are_observed_once() -> None:
+def test_step_stats_are_observed_for_each_step_that_ran_the_model() -> None:
     metrics = Metrics()
-    engine = SimpleNamespace(scheduler=_scheduler(), last_step_stats=None)
-    metrics.on_step(engine, [])  # no step has run the model yet
-    engine.last_step_stats = SimpleNamespace(seconds=0.02, num_batched_tokens=130)
-    metrics.on_step(engine, [])
-    metrics.on_step(engine, [])  # same stats object: an idle pass, not a new step
-    engine.last_step_stats = SimpleNamespace(seconds=0.04, num_batched_tokens=1)
-    metrics.on_step(engine, [])
-    metrics.on_step(engine, [], step_seconds=1.5, num_batched_tokens=7)  # explicit wins
+    idle = _scheduler()
+    metrics.on_step(StepResult([], idle))  # nothing could be scheduled: no step stats
+    metrics.on_step(StepResult([], idle, StepStats(0.02, 130)))
+    metrics.on_step(StepResult([], idle, StepStats(0.04, 1)))
+    metrics.on_step(StepResult([], idle, StepStats(1.5, 7, num_forced_tokens=3)))
     text = metrics.exposition()
     assert value(text, "hireserve_engine_step_duration_seconds_count") == 3
     assert value(text, "hireserve_engine_step_duration_seconds_sum") == pytest.approx(1.56)
@@ -167,7 +166,7 @@ def test_a_one_token_request_is_first_and_last_at_once() -> None:
     metrics = Metrics()
     m = RequestMetrics(arrival_time=1.0, first_scheduled_time=1.25, first_token_time=2.0,
                        last_token_time=2.0, finished_time=2.0)
-    metrics.observe_outputs([_out("r", m, [9], 1, prompt=7, finish="length")])
+    metrics.on_step(StepResult([_out("r", m, [9], 1, prompt=7, finish="length")], _scheduler()))
     text = metrics.exposition()
     assert value(text, "hireserve_prompt_tokens_total") == 7
     assert value(text, "hireserve_time_to_first_token_seconds_sum") == 1.0

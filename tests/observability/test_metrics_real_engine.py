@@ -10,6 +10,7 @@ import pytest
 from hireserve.server.engine.args import EngineArgs
 from hireserve.server.engine.llm_engine import LLMEngine
 from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.step import StepResult
 from hireserve.server.metrics import Metrics
 from tests.observability.helpers import value
 
@@ -28,9 +29,9 @@ def _engine(path, **kw) -> LLMEngine:
 def _run(engine: LLMEngine, metrics: Metrics) -> list:
     finished = []
     while engine.has_unfinished():
-        outputs = engine.step()  # what AsyncEngine does, then on_step on the same thread
-        metrics.on_step(engine, outputs)
-        finished += [o for o in outputs if o.finished]
+        result = engine.step()  # what AsyncEngine does, then on_step on the same thread
+        metrics.on_step(result)
+        finished += [o for o in result.outputs if o.finished]
     return finished
 
 
@@ -82,7 +83,8 @@ def test_preemption_deadline_and_cancel(tiny_chat) -> None:
     engine.add_request("late", [5, 6, 7], PARAMS, deadline=time.monotonic() - 1.0)
     engine.add_request("gone", [8, 9, 10], PARAMS)
     out = engine.abort_request("gone", "cancelled")
-    metrics.observe_outputs([out])  # AsyncEngine emits this between steps, not from step()
+    # AsyncEngine reports an abort between steps as a StepResult of its own
+    metrics.on_step(StepResult([out], engine.scheduler.stats()))
     finished = _run(engine, metrics)
     text = metrics.exposition()
     assert value(text, "hireserve_requests_aborted_total", reason="deadline") == 1

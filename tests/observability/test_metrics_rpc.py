@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hireserve.server.engine.info import EngineInfo
 from hireserve.server.metrics import Metrics, split_method
 from hireserve.server.service.rpc import ServiceState, _Call
 from hireserve.v1 import generation_pb2, screening_pb2
@@ -103,11 +104,10 @@ def test_build_info_is_one_series_set_to_one() -> None:
     metrics = Metrics()
     metrics.set_build_info(version="0.0.9", model="old", dtype="float32",
                            attention_backend="torch", tensor_parallel_size=1)
-    engine = SimpleNamespace(
-        source=SimpleNamespace(name="qwen2.5-7b-instruct"), dtype="torch.bfloat16",
-        runner=SimpleNamespace(backend=SimpleNamespace(name="flash_attn")),
-        args=SimpleNamespace(attention_backend="auto", tensor_parallel_size=2))
-    metrics.set_build_info_from_engine(engine, version="0.1.0")
+    info = EngineInfo(model="qwen2.5-7b-instruct", context_length=131072, dtype="bfloat16",
+                      tensor_parallel_size=2, attention_backend="flash_attn",
+                      weights_fingerprint="params-sha256:" + "0" * 64, vocab_size=152064)
+    metrics.set_build_info_from(info, version="0.1.0")
     text = metrics.exposition()
     labels = dict(version="0.1.0", model="qwen2.5-7b-instruct", dtype="bfloat16",
                   attention_backend="flash_attn", tensor_parallel_size="2")

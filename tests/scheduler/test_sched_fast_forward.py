@@ -1,5 +1,6 @@
-"""Grammar fast-forward in the scheduler: tokens appended without K/V (`append_forced`) are
-computed by the sequence's next decode chunk, together, and only that chunk's end samples."""
+"""Grammar fast-forward in the scheduler: a run of tokens appended without K/V (`append_forced`)
+is computed by the sequence's next chunk (a FORCED_RUN), together, and only that chunk's end
+samples."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from sched_helpers import KVChecker, config, make_seq, step
 
 from hireserve.scheduler.scheduler import Scheduler
-from hireserve.scheduler.sequence import FinishReason, SequenceStatus, StopCriteria
+from hireserve.scheduler.sequence import ChunkKind, FinishReason, SequenceStatus, StopCriteria
 
 
 def _checked_step(s: Scheduler, kv: KVChecker, token: int = 7):
@@ -23,13 +24,15 @@ def test_forced_tokens_run_with_the_next_decode_in_one_chunk() -> None:
     s.add(q)
     s.add(other)
     _checked_step(s, kv)  # both prefill and sample their first token
-    for tok in (11, 12, 13):
-        assert s.append_forced(q, tok) is None
+    assert s.append_forced(q, [11, 12, 13]) == (3, None)
     assert s.num_forced_tokens == 3
+    assert (q.next_chunk_kind, other.next_chunk_kind) == (ChunkKind.FORCED_RUN, ChunkKind.DECODE)
     out, updates = _checked_step(s, kv, token=8)
-    chunks = {c.seq.seq_id: (c.start, c.num_tokens, c.sample) for c in out.chunks}
-    assert chunks[other.seq_id] == (5, 1, True)
-    assert chunks[q.seq_id] == (6, 4, True)  # the sampled token and the 3 forced ones
+    chunks = {c.seq.seq_id: (c.start, c.num_tokens, c.sample, c.kind) for c in out.chunks}
+    assert chunks[other.seq_id] == (5, 1, True, ChunkKind.DECODE)
+    # the sampled token and the 3 forced ones
+    assert chunks[q.seq_id] == (6, 4, True, ChunkKind.FORCED_RUN)
+    assert out.num_decodes == 1
     assert out.chunks[0].seq is other, "one-token decodes stay first (batched decode path)"
     assert q.output_token_ids == [7, 11, 12, 13, 8]
     assert q.num_computed_tokens == q.num_tokens - 1
@@ -42,8 +45,7 @@ def test_a_catch_up_larger_than_the_budget_runs_in_pieces() -> None:
     q = make_seq(4, max_tokens=40)
     s.add(q)
     _checked_step(s, kv)
-    for tok in range(100, 111):  # 11 forced + the sampled one: 12 tokens to compute
-        s.append_forced(q, tok)
+    s.append_forced(q, list(range(100, 111)))  # 11 forced + the sampled one: 12 to compute
     out, updates = _checked_step(s, kv)
     assert [(c.start, c.num_tokens, c.sample) for c in out.chunks] == [(4, 8, False)]
     assert updates == []
@@ -59,10 +61,11 @@ def test_forced_stop_and_length_finish_and_free_blocks() -> None:
     s.add(eos)
     s.add(short)
     step(s)
-    assert s.append_forced(eos, 5) is None
-    assert s.append_forced(eos, 2) is FinishReason.STOP
-    assert s.append_forced(short, 5) is None
-    assert s.append_forced(short, 5) is FinishReason.LENGTH  # max_tokens=3 reached
+    assert s.append_forced(eos, [5, 2, 6, 6]) == (2, FinishReason.STOP)  # the rest is dropped
+    assert eos.output_token_ids == [7, 5, 2]
+    assert s.append_forced(short, [5]) == (1, None)
+    assert s.append_forced(short, [5, 5]) == (1, FinishReason.LENGTH)  # max_tokens=3 reached
+    assert s.num_forced_tokens == 4
     for q in (eos, short):
         assert q.status is SequenceStatus.FINISHED and q.block_table == []
     assert s.block_manager.num_free_blocks == s.config.num_blocks
@@ -78,9 +81,8 @@ def test_forced_tokens_survive_preemption_as_prompt_to_recompute() -> None:
     s.add(a)
     s.add(b)
     _checked_step(s, kv)
-    s.append_forced(b, 21)  # b's forced token has no K/V; it must be recomputed, not lost
-    for tok in (31, 32, 33, 34, 35):
-        s.append_forced(a, tok)
+    s.append_forced(b, [21])  # b's forced token has no K/V; it must be recomputed, not lost
+    s.append_forced(a, [31, 32, 33, 34, 35])
     out, _ = _checked_step(s, kv)
     assert b.num_preemptions == 1 and b.status is SequenceStatus.WAITING
     assert not b.is_generating
@@ -99,8 +101,7 @@ def test_without_mixing_a_catch_up_runs_in_the_decode_step() -> None:
     s.add(a)
     s.add(b)
     step(s)
-    s.append_forced(a, 5)
-    s.append_forced(a, 6)
+    s.append_forced(a, [5, 6])
     out, _ = step(s)
     assert [(c.seq, c.num_tokens) for c in out.chunks] == [(b, 1), (a, 3)]
 
@@ -113,4 +114,4 @@ def test_only_a_sequence_that_just_sampled_can_be_forced() -> None:
     s.add(waiting)
     for q in (waiting, mid_prefill):
         with pytest.raises(ValueError, match="not decoding"):
-            s.append_forced(q, 5)
+            s.append_forced(q, [5])

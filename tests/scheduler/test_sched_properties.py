@@ -17,7 +17,13 @@ from hireserve.scheduler.config import SchedulerConfig
 from hireserve.scheduler.cost_model import StepCostModel
 from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
 from hireserve.scheduler.scheduler import Scheduler
-from hireserve.scheduler.sequence import FinishReason, Sequence, SequenceStatus, StopCriteria
+from hireserve.scheduler.sequence import (
+    ChunkKind,
+    FinishReason,
+    Sequence,
+    SequenceStatus,
+    StopCriteria,
+)
 
 MAX_MODEL_LEN = 40
 EOS = 3
@@ -108,18 +114,17 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.admitted.append(seq)
 
     def _run(self, sampled_tok: int, abort_index: int | None = None) -> None:
-        decoding = {
-            q.seq_id
-            for q in self.s.running
-            if (q.num_computed_tokens == q.num_tokens - 1
-                and q.num_computed_tokens >= q.num_prompt_tokens)
-            or q.is_generating  # catching up on forced tokens is part of its decode
-        }
+        kinds_before = {q.seq_id: q.next_chunk_kind for q in self.s.running}
+        decoding = {i for i, k in kinds_before.items() if k is not ChunkKind.PREFILL}
         out = self.s.schedule(0.0)
         assert out.num_batched_tokens <= self.cfg.max_num_batched_tokens
         assert len({c.seq.seq_id for c in out.chunks}) == len(out.chunks)
-        kinds = [c.is_decode for c in out.chunks]
-        assert kinds == sorted(kinds, reverse=True), "decodes come first"
+        order = [ChunkKind.DECODE, ChunkKind.FORCED_RUN, ChunkKind.PREFILL]
+        ranks = [order.index(c.kind) for c in out.chunks]
+        assert ranks == sorted(ranks), "decodes first, then forced runs, then prefills"
+        for c in out.chunks:  # the kind is the sequence's own, whoever scheduled it
+            assert c.kind is kinds_before.get(c.seq.seq_id, ChunkKind.PREFILL)
+            assert c.kind is not ChunkKind.DECODE or c.num_tokens == 1
         if not self.cfg.mix_prefill_decode:  # a step of prefills, or a step of decodes
             from_decoding = [c.seq.seq_id in decoding for c in out.chunks]
             assert all(from_decoding) or not any(from_decoding)
@@ -155,11 +160,14 @@ class SchedulerMachine(RuleBasedStateMachine):
         if not live:
             return
         q = live[index % len(live)]
-        for tok in forced:  # EOS (3) among them ends it, as a sampled EOS would
-            if self.s.append_forced(q, tok) is not None:
-                assert q.is_finished and q.block_table == []
-                self.ends[q.seq_id] += 1
-                break
+        before = q.num_tokens
+        appended, reason = self.s.append_forced(q, forced)  # an EOS (3) ends it, as sampled
+        assert q.num_tokens == before + appended
+        if reason is None:
+            assert appended == len(forced)
+        else:
+            assert q.is_finished and q.block_table == [] and appended <= len(forced)
+            self.ends[q.seq_id] += 1
 
     @rule(index=st.integers(0, 50))
     def abort(self, index: int) -> None:

@@ -1,9 +1,12 @@
 """AsyncEngine: one engine thread runs the step loop; asyncio callers submit and stream, or score.
 
-The event loop never runs model code. Requests and aborts reach the engine thread through a
-command queue; outputs come back with `loop.call_soon_threadsafe`. When the step loop fails,
-every stream in flight fails with `EngineDeadError` and `on_dead` is called, so the server can
-answer INTERNAL, go NOT_SERVING and exit non-zero instead of hanging.
+It is the service layer's one door into the engine: `submit` (generate), `score` (prefill-only
+log-probabilities), `abort`, `info` (EngineInfo), `tokenizer`, and schema precompilation. The
+event loop never runs model code. Requests and aborts reach the engine thread as small command
+values on a queue; outputs come back with `loop.call_soon_threadsafe`, and each step's
+`StepResult` goes to `on_step` (the metrics). When the step loop fails, every stream in flight
+fails with `EngineDeadError` and `on_dead` is called, so the server can answer INTERNAL, go
+NOT_SERVING and exit non-zero instead of hanging.
 """
 
 from __future__ import annotations
@@ -18,17 +21,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from hireserve.server.engine.args import EngineArgs
+from hireserve.server.engine.errors import EngineDeadError
+from hireserve.server.engine.info import EngineInfo
 from hireserve.server.engine.llm_engine import LLMEngine
 from hireserve.server.engine.outputs import EngineOutput, RequestOutput, ScoreOutput
 from hireserve.server.engine.sampling_params import SamplingParams, ScoringParams
+from hireserve.server.engine.step import StepResult
+from hireserve.server.engine.tokenizer import Tokenizer
+
+__all__ = ["AsyncEngine", "EngineDeadError", "RequestStream"]
 
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 0.05  # how long an idle engine thread sleeps between looks at deadlines
-
-
-class EngineDeadError(RuntimeError):
-    """The engine loop failed; requests in flight cannot finish."""
 
 
 @dataclass
@@ -37,18 +42,47 @@ class _Stream:
     queue: asyncio.Queue[EngineOutput | BaseException]
 
 
+# Commands to the engine thread, handled between steps in the order they were posted.
+
+@dataclass(frozen=True)
+class _Add:
+    request_id: str
+    prompt_token_ids: list[int]
+    params: SamplingParams | ScoringParams
+    priority: int
+    deadline: float | None
+    stream: _Stream
+    admitted: asyncio.Future[None]  # settled with None or the admission error
+
+
+@dataclass(frozen=True)
+class _Abort:
+    request_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Call:
+    fn: Callable[[LLMEngine], Any]
+
+
+_Command = _Add | _Abort | _Call
+
+
 class AsyncEngine:
     def __init__(
         self,
         engine: LLMEngine | EngineArgs,
         *,
         on_dead: Callable[[BaseException], None] | None = None,
-        on_step: Callable[[LLMEngine, list[EngineOutput]], None] | None = None,
+        on_step: Callable[[StepResult], None] | None = None,
     ) -> None:
+        # The core. Only the engine package and white-box tests reach into it; the service
+        # layer uses the methods below.
         self.engine = engine if isinstance(engine, LLMEngine) else LLMEngine(engine)
         self.on_dead = on_dead
-        self.on_step = on_step
-        self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self.on_step = on_step  # called on the engine thread with every StepResult
+        self._commands: queue.SimpleQueue[_Command] = queue.SimpleQueue()
         self._wakeup = threading.Event()
         self._streams: dict[str, _Stream] = {}
         self._stopping = threading.Event()
@@ -58,8 +92,23 @@ class AsyncEngine:
         self._thread.start()
 
     @property
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> Tokenizer:
         return self.engine.tokenizer
+
+    @property
+    def info(self) -> EngineInfo:
+        return self.engine.info
+
+    async def precompile_schema(self, schema_json: str) -> None:
+        """Compiles a JSON schema into the engine's grammar cache on a worker thread, so the
+        engine thread finds it compiled when a request constrained by it runs (compiling there
+        would stall every other request's step)."""
+        await asyncio.to_thread(self.engine.structured.precompile, schema_json)
+
+    def grammar_tokenizer_info(self) -> Any:
+        """xgrammar's TokenizerInfo of the served vocabulary (loads xgrammar on first use):
+        what another process needs to compile a schema exactly as the engine would."""
+        return self.engine.structured.compiler.tokenizer_info
 
     @property
     def is_alive(self) -> bool:
@@ -121,8 +170,8 @@ class AsyncEngine:
         loop = asyncio.get_running_loop()
         admitted: asyncio.Future[None] = loop.create_future()
         stream = _Stream(loop, asyncio.Queue())
-        self._post("add", request_id, list(prompt_token_ids), params, priority, deadline,
-                   stream, admitted)
+        self._post(_Add(request_id, list(prompt_token_ids), params, priority, deadline, stream,
+                        admitted))
         try:
             await admitted
         except asyncio.CancelledError:
@@ -145,7 +194,7 @@ class AsyncEngine:
 
     def abort(self, request_id: str, reason: str = "cancelled") -> None:
         """Thread-safe; the blocks are freed before the engine's next step."""
-        self._post("abort", request_id, reason)
+        self._post(_Abort(request_id, reason))
 
     def shutdown(self, timeout: float | None = 5.0) -> None:
         self._stopping.set()
@@ -154,10 +203,11 @@ class AsyncEngine:
         self.engine.shutdown()  # tensor-parallel workers, if any
 
     def call(self, fn: Callable[[LLMEngine], Any]) -> None:
-        """Runs `fn(engine)` on the engine thread between steps (for stats that must not race)."""
-        self._post("call", fn)
+        """Runs `fn(core)` on the engine thread between steps: white-box tests read the
+        scheduler there without racing the step loop."""
+        self._post(_Call(fn))
 
-    def _post(self, *command: Any) -> None:
+    def _post(self, command: _Command) -> None:
         self._commands.put(command)
         self._wakeup.set()
 
@@ -171,12 +221,12 @@ class AsyncEngine:
                     self._wakeup.wait(IDLE_WAIT_S)
                     self._wakeup.clear()
                     continue
-                outputs = self.engine.step()
-                for out in outputs:
+                result = self.engine.step()
+                for out in result.outputs:
                     self._emit(out)
                 if self.on_step is not None:
-                    self.on_step(self.engine, outputs)
-                if not outputs and self.engine.last_step_empty:
+                    self.on_step(result)
+                if not result.outputs and not result.ran:
                     self._wakeup.wait(0.005)  # nothing could run: don't spin
                     self._wakeup.clear()
         except BaseException as exc:  # the loop must never die silently
@@ -197,28 +247,31 @@ class AsyncEngine:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 return
-            kind = command[0]
-            if kind == "add":
-                self._add(*command[1:])
-            elif kind == "abort":
-                out = self.engine.abort_request(command[1], command[2])
-                if out is not None:
-                    self._emit(out)
-                    if self.on_step is not None:  # so the metrics count aborts between steps
-                        self.on_step(self.engine, [out])
-            elif kind == "call":
-                command[1](self.engine)
+            match command:
+                case _Add():
+                    self._add(command)
+                case _Abort(request_id, reason):
+                    self._abort(request_id, reason)
+                case _Call(fn):
+                    fn(self.engine)
 
-    def _add(self, request_id: str, ids: list[int], params: SamplingParams | ScoringParams,
-             priority: int, deadline: float | None, stream: _Stream,
-             admitted: asyncio.Future[None]) -> None:
+    def _add(self, add: _Add) -> None:
         try:
-            self.engine.add_request(request_id, ids, params, priority=priority, deadline=deadline)
+            self.engine.add_request(add.request_id, add.prompt_token_ids, add.params,
+                                    priority=add.priority, deadline=add.deadline)
         except Exception as exc:  # admission errors go back to the caller, not the loop
-            stream.loop.call_soon_threadsafe(_settle, admitted, exc)
+            add.stream.loop.call_soon_threadsafe(_settle, add.admitted, exc)
             return
-        self._streams[request_id] = stream
-        stream.loop.call_soon_threadsafe(_settle, admitted, None)
+        self._streams[add.request_id] = add.stream
+        add.stream.loop.call_soon_threadsafe(_settle, add.admitted, None)
+
+    def _abort(self, request_id: str, reason: str) -> None:
+        out = self.engine.abort_request(request_id, reason)
+        if out is None:
+            return  # finished already, or never admitted
+        self._emit(out)
+        if self.on_step is not None:  # the metrics count aborts between steps too
+            self.on_step(StepResult([out], self.engine.scheduler.stats()))
 
     def _emit(self, out: EngineOutput) -> None:
         stream = self._streams.get(out.request_id)
@@ -238,8 +291,8 @@ class AsyncEngine:
                 command = self._commands.get_nowait()
             except queue.Empty:
                 return
-            if command[0] == "add":
-                command[6].loop.call_soon_threadsafe(_settle, command[7], err)
+            if isinstance(command, _Add):
+                command.stream.loop.call_soon_threadsafe(_settle, command.admitted, err)
 
 
 class RequestStream:

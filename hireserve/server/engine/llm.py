@@ -49,7 +49,7 @@ class LLM:
         texts: dict[str, list[str]] = {rid: [] for rid in order}
         logprobs: dict[str, list[TokenLogprobs]] = {}
         while self.engine.has_unfinished():
-            for out in self.engine.step():
+            for out in self.engine.step().outputs:
                 assert not isinstance(out, ScoreOutput)
                 tokens[out.request_id].extend(out.new_token_ids)
                 texts[out.request_id].append(out.new_text)
@@ -87,7 +87,7 @@ class LLM:
         order = self._add([self._tokens(p) for p in prompt_list], params_list)
         results: list[ScoreOutput | None] = [None] * len(prompt_list)
         while self.engine.has_unfinished():
-            for out in self.engine.step():
+            for out in self.engine.step().outputs:
                 assert isinstance(out, ScoreOutput)
                 results[order[out.request_id]] = out
         return _all(results)

@@ -1,10 +1,10 @@
 """The synchronous engine core: model, runner, scheduler and tokenizer, driven one step at a time.
 
 `step()` reads in a few lines: expire deadlines, schedule, execute, update, then fast-forward
-(append the tokens a JSON grammar forces, computed by the next step). A request is generated
-(SamplingParams: a stream of RequestOutputs) or scored (ScoringParams: prefill only, one
-ScoreOutput). Exactly one thread calls into an `LLMEngine` (the AsyncEngine's engine thread, or
-the caller of the offline `LLM`).
+(append the tokens a JSON grammar forces, computed by the next step), and returns everything
+as one `StepResult`. A request is generated (SamplingParams: a stream of RequestOutputs) or
+scored (ScoringParams: prefill only, one ScoreOutput). Exactly one thread calls into an
+`LLMEngine` (the AsyncEngine's engine thread, or the caller of the offline `LLM`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -21,19 +22,21 @@ from hireserve.scheduler.scheduler import Scheduler
 from hireserve.scheduler.sequence import FinishReason, Sequence, StopCriteria
 from hireserve.server.engine.args import EngineArgs, parse_bytes
 from hireserve.server.engine.detokenizer import IncrementalDetokenizer
+from hireserve.server.engine.fast_forward import fast_forward
+from hireserve.server.engine.info import EngineInfo, weights_fingerprint
 from hireserve.server.engine.kv_cache import bytes_per_token
 from hireserve.server.engine.outputs import (
     EngineOutput,
     RequestMetrics,
     RequestOutput,
     ScoreOutput,
-    StepStats,
     TokenLogprobs,
 )
 from hireserve.server.engine.parallel import WorkerPool
 from hireserve.server.engine.parallel.executor import TPModelRunner
 from hireserve.server.engine.runner import ModelRunner
 from hireserve.server.engine.sampling_params import SamplingParams, ScoringParams
+from hireserve.server.engine.step import RunnerOutput, StepResult, StepStats
 from hireserve.server.engine.structured import GrammarCompilerCache, StructuredOutputManager
 from hireserve.server.engine.tokenizer import Tokenizer
 from hireserve.server.models.loader import load_model
@@ -71,20 +74,24 @@ class LLMEngine:
             rope_scaling=args.rope_scaling,
         )
         self.tokenizer = Tokenizer.from_source(self.source)
+        self.eos_token_ids = frozenset(self.tokenizer.eos_token_ids)
         self.max_model_len = args.max_model_len or self.model_config.max_model_len
+        self.structured = StructuredOutputManager(  # xgrammar loads on the first schema
+            lambda: GrammarCompilerCache(
+                self.tokenizer.hf, self.model_config.vocab_size, sorted(self.eos_token_ids)
+            )
+        )
         num_blocks = self._num_kv_blocks()
+        runner_args: dict[str, Any] = dict(
+            device=self.device, dtype=self.dtype, block_size=self.block_size,
+            num_blocks=num_blocks, attention_backend=args.attention_backend,
+            structured=self.structured,
+        )
         if self.tp_workers is None:
-            self.runner = ModelRunner(
-                self.model, self.model_config, device=self.device, dtype=self.dtype,
-                block_size=self.block_size, num_blocks=num_blocks,
-                attention_backend=args.attention_backend,
-            )
+            self.runner = ModelRunner(self.model, self.model_config, **runner_args)
         else:  # rank 0 of N: the same runner, and every step is sent to the workers too
-            self.runner = TPModelRunner(
-                self.tp_workers, self.model, self.model_config, device=self.device,
-                dtype=self.dtype, block_size=self.block_size, num_blocks=num_blocks,
-                attention_backend=args.attention_backend,
-            )
+            self.runner = TPModelRunner(self.tp_workers, self.model, self.model_config,
+                                        **runner_args)
         budget = args.max_num_batched_tokens
         if not args.enable_chunked_prefill:
             budget = max(budget, self.max_model_len)  # a whole prompt must fit one step
@@ -103,16 +110,17 @@ class LLMEngine:
                 itl_target_s=None if args.itl_target_ms is None else args.itl_target_ms / 1e3,
             )
         )
-        self.eos_token_ids = frozenset(self.tokenizer.eos_token_ids)
-        self.runner.structured = StructuredOutputManager(
-            lambda: GrammarCompilerCache(
-                self.tokenizer.hf, self.model_config.vocab_size, sorted(self.eos_token_ids)
-            )
-        )
         self._requests: dict[str, _Request] = {}
         self._by_seq: dict[int, _Request] = {}
-        self.last_step_empty = False
-        self.last_step_stats: StepStats | None = None
+        self.info = EngineInfo(
+            model=self.source.name,
+            context_length=self.max_model_len,
+            dtype=str(self.dtype).removeprefix("torch."),
+            tensor_parallel_size=args.tensor_parallel_size,
+            attention_backend=self.runner.attention_backend_name,
+            weights_fingerprint=weights_fingerprint(self.model),
+            vocab_size=self.model_config.vocab_size,
+        )
         log.info(
             "engine ready: model=%s dtype=%s device=%s kv_blocks=%d block_size=%d max_model_len=%d",
             self.source.name, self.dtype, self.device, num_blocks, self.block_size,
@@ -204,64 +212,26 @@ class LLMEngine:
 
     # -- the step ----------------------------------------------------------------------------
 
-    def step(self) -> list[EngineOutput]:
+    def step(self) -> StepResult:
         now = time.monotonic()
         outputs: list[EngineOutput] = [self._finish_aborted(self._by_seq[s.seq_id])
                                        for s in self.scheduler.abort_expired(now)]
         scheduled = self.scheduler.schedule(now)
-        self.last_step_empty = scheduled.is_empty
         if scheduled.is_empty:
-            return outputs
-        started = time.perf_counter()
-        result = self.runner.execute(scheduled)
-        step_time = time.perf_counter() - started
-        updates = self.scheduler.update(scheduled, result.sampled, step_time)
-        logprobs = {seq_id: [lp] for seq_id, lp in result.logprobs.items()}
+            return StepResult(outputs, self.scheduler.stats())
+        ran = self.runner.execute(scheduled)
+        updates = self.scheduler.update(scheduled, ran.sampled, ran.seconds)
         forced = 0
         if self.args.enable_fast_forward:
-            updates, forced = self._fast_forward(updates, logprobs)
-        self.last_step_stats = StepStats(step_time, scheduled.num_batched_tokens, forced)
+            updates, forced = fast_forward(updates, self.structured, self.scheduler)
         updates = self._isolate_failures(updates, outputs)
         for u in updates:
             if u.finish_reason is FinishReason.SCORED:
-                outputs.append(self._deliver_score(u.seq, result.scores[u.seq.seq_id]))
+                outputs.append(self._deliver_score(u.seq, ran.scores[u.seq.seq_id]))
             elif u.new_token_ids or u.finished:
-                outputs.append(self._deliver_safely(u, logprobs.get(u.seq.seq_id)))
-        return outputs
-
-    def _fast_forward(
-        self, updates: list[SequenceUpdate], logprobs: dict[int, list[TokenLogprobs]]
-    ) -> tuple[list[SequenceUpdate], int]:
-        """After each sampled token, append the tokens its grammar forces (exactly one
-        allowed) without sampling them: the next step computes them in one chunk with the next
-        sampled token. Exact: sampling under a one-token mask can only give that token.
-        Stops, max_tokens and the context end a forced run as they end a sampled one."""
-        structured = self.runner.structured
-        if structured is None:
-            return updates, 0
-        result: list[SequenceUpdate] = []
-        total = 0
-        for update in updates:
-            seq = update.seq
-            forced: list[int] = []
-            reason = update.finish_reason
-            while reason is None:
-                token = structured.forced_token(seq)
-                if token is None:
-                    break
-                structured.accept([seq], [token])
-                reason = self.scheduler.append_forced(seq, token)
-                forced.append(token)
-            if forced:
-                total += len(forced)
-                self.runner.skip_samples(seq.seq_id, len(forced))  # seeded: same draws after
-                if seq.seq_id in logprobs:  # certain: the whole mass on one token
-                    logprobs[seq.seq_id].extend({t: 0.0} for t in forced)
-                update = SequenceUpdate(
-                    seq, update.new_token_ids + forced, reason is not None, reason
-                )
-            result.append(update)
-        return result, total
+                outputs.append(self._deliver_safely(u, _token_logprobs(u, ran)))
+        stats = StepStats(ran.seconds, ran.num_batched_tokens, forced)
+        return StepResult(outputs, self.scheduler.stats(), stats)
 
     def _deliver_score(self, seq: Sequence, logprobs: dict[int, float]) -> ScoreOutput:
         req = self._by_seq[seq.seq_id]
@@ -317,8 +287,7 @@ class LLMEngine:
                           outputs: list[EngineOutput]) -> list[SequenceUpdate]:
         """Finishes the sequences whose grammar failed this step (their output goes to
         `outputs` as an abort with the error as reason) and returns the other updates."""
-        structured = self.runner.structured
-        errors = structured.take_errors() if structured is not None else {}
+        errors = self.structured.take_errors()
         if not errors:
             return updates
         for seq_id, reason in errors.items():
@@ -380,4 +349,13 @@ class LLMEngine:
     def _forget(self, req: _Request) -> None:
         self._requests.pop(req.request_id, None)
         self._by_seq.pop(req.seq.seq_id, None)
-        self.runner.release([req.seq.seq_id])
+        self.structured.release([req.seq.seq_id])
+
+
+def _token_logprobs(update: SequenceUpdate, ran: RunnerOutput) -> list[TokenLogprobs] | None:
+    """Aligned with the update's tokens: the sampled one's top-k, then {token: 0.0} for each
+    token its grammar forced after it. None when the request did not ask for logprobs."""
+    sampled = ran.logprobs.get(update.seq.seq_id)
+    if sampled is None:
+        return None
+    return [sampled, *({t: 0.0} for t in update.new_token_ids[1:])]

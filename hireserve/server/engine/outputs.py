@@ -1,6 +1,5 @@
-"""What the engine gives back: a generated request's stream (tokens, text, optional logprobs,
-timings), a scoring request's one answer (candidate log-probabilities), and what one step of
-the model runner computed."""
+"""What the engine gives back for a request: a generated request's stream (tokens, text,
+optional logprobs, timings), a scoring request's one answer (candidate log-probabilities)."""
 
 from __future__ import annotations
 
@@ -10,15 +9,6 @@ from dataclasses import dataclass, field
 # distribution (see SamplingParams.logprobs), the top-k in descending order, then the chosen
 # token if it is not among them. A token forced by the grammar (fast-forward) has {token: 0.0}.
 TokenLogprobs = dict[int, float]
-
-
-@dataclass(frozen=True)
-class StepStats:
-    """One step that ran the model: a new object per step, so observers count each once."""
-
-    seconds: float
-    num_batched_tokens: int
-    num_forced_tokens: int = 0  # appended after this step by grammar fast-forward, unsampled
 
 
 @dataclass
@@ -70,17 +60,6 @@ class ScoreOutput:
 
 
 EngineOutput = RequestOutput | ScoreOutput  # what a step delivers, one per request that moved
-
-
-@dataclass(frozen=True)
-class RunnerOutput:
-    """What one `ModelRunner.execute` computed, one entry per scheduled chunk or per sequence."""
-
-    sampled: list[int | None]  # per chunk: the token sampled for it, None if it does not sample
-    # seq_id -> top-k logprobs of its sampled token, for sequences whose SamplingParams ask
-    logprobs: dict[int, TokenLogprobs] = field(default_factory=dict)
-    # seq_id -> candidate id -> logprob, for the prefill-only sequences this step finished
-    scores: dict[int, dict[int, float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,24 +1,31 @@
 """ModelRunner: the one place where the scheduler's Python lists become tensors.
 
-One `execute` call runs one step: it flattens the scheduled chunks (decodes first, then prefill
-chunks) into input ids, positions and cache slots, builds the attention metadata, runs the model
-under `forward_context`, computes logits at the last token of the chunks that sample or score,
-samples the first and reads the candidates' log-probabilities of the others. It returns all of
-it as one `RunnerOutput`.
+One `execute` call runs one step: it flattens the scheduled chunks (decodes first, then forced
+runs and prefill chunks) into input ids, positions and cache slots, builds the attention
+metadata, runs the model under `forward_context`, computes logits at the last token of the
+chunks that sample or score, samples the first (under their grammar's bitmask) and reads the
+candidates' log-probabilities of the others. It returns all of it as one `RunnerOutput`.
+
+A seeded request's token at output index i is drawn from a generator seeded with
+(seed, i) alone: the same seed gives the same tokens whatever else is batched, after a
+preemption, and whether or not the grammar's forced tokens were sampled (fast-forward).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import struct
+import time
 from dataclasses import dataclass
 
 import torch
 
 from hireserve.scheduler.output import SchedulerOutput
-from hireserve.scheduler.sequence import Sequence
+from hireserve.scheduler.sequence import ChunkKind, Sequence
 from hireserve.server.engine.kv_cache import KVCache
-from hireserve.server.engine.outputs import RunnerOutput, TokenLogprobs
+from hireserve.server.engine.outputs import TokenLogprobs
 from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.step import RunnerOutput
 from hireserve.server.engine.structured import StructuredOutputManager
 from hireserve.server.layers.attention.backend import select_backend
 from hireserve.server.layers.attention.metadata import AttentionMetadata, forward_context
@@ -27,6 +34,14 @@ from hireserve.server.models.config import ModelConfig
 from hireserve.server.models.qwen2 import Qwen2ForCausalLM
 
 GREEDY = SamplingParams(temperature=0.0)
+_U64 = 2**64 - 1
+
+
+def sample_seed(seed: int, index: int) -> int:
+    """The generator seed of output token `index` (0 = the first) of a request seeded with
+    `seed`: reproducible per (seed, position), nothing else."""
+    key = struct.pack("<QQ", seed & _U64, index)
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
 @dataclass
@@ -49,6 +64,7 @@ class ModelRunner:
         block_size: int,
         num_blocks: int,
         attention_backend: str = "auto",
+        structured: StructuredOutputManager | None = None,
     ) -> None:
         self.model = model
         self.config = model_config
@@ -67,8 +83,7 @@ class ModelRunner:
         for layer, k, v in zip(layers, self.kv_cache.k, self.kv_cache.v, strict=True):
             layer.bind(k, v, self.backend)
         self.sampler = Sampler()
-        self.structured: StructuredOutputManager | None = None  # set by the engine
-        self._generators: dict[int, torch.Generator] = {}  # seeded sequences only
+        self.structured = structured  # masks the rows of constrained sequences; None: none are
         self._pin = self.device.type == "cuda"
 
     @property
@@ -92,10 +107,15 @@ class ModelRunner:
         tables: list[list[int]] = []
         logits_rows: list[int] = []
         logits_chunks: list[int] = []
+        num_decodes = 0  # the leading DECODE chunks: one query token each, batched attention
         for i, chunk in enumerate(output.chunks):
             seq, start, end = chunk.seq, chunk.start, chunk.start + chunk.num_tokens
             if chunk.num_tokens < 1 or end > seq.num_tokens:
                 raise ValueError(f"chunk [{start}, {end}) out of range for {seq!r}")
+            if chunk.kind is ChunkKind.DECODE:
+                if num_decodes != i or chunk.num_tokens != 1:
+                    raise ValueError("decode chunks come first and compute one token each")
+                num_decodes += 1
             needed = -(-end // bs)
             if len(seq.block_table) < needed:
                 raise ValueError(f"{seq!r} has {len(seq.block_table)} blocks, needs {needed}")
@@ -109,9 +129,6 @@ class ModelRunner:
             if chunk.computes_logits:
                 logits_rows.append(len(input_ids) - 1)
                 logits_chunks.append(i)
-        num_decodes = 0  # leading sequences with one query token: the batched decode path
-        while num_decodes < len(query_lens) and query_lens[num_decodes] == 1:
-            num_decodes += 1
         width = max((len(t) for t in tables), default=0)
         padded = [t + [0] * (width - len(t)) for t in tables]
         cu = [0]
@@ -137,19 +154,16 @@ class ModelRunner:
             logits_chunks=logits_chunks,
         )
 
-    def _sampling_tensors(self, output: SchedulerOutput, chunks: list[int]) -> SamplingTensors:
+    def _sampling_tensors(self, seqs: list[Sequence]) -> SamplingTensors:
         params, histories, generators = [], [], []
-        for i in chunks:
-            seq = output.chunks[i].seq
+        for seq in seqs:
             p = seq.sampling_params or GREEDY
             params.append(p)
             histories.append(seq.token_ids)
             gen = None
             if p.seed is not None and p.temperature > 0:
-                gen = self._generators.get(seq.seq_id)
-                if gen is None:  # seeded once, at the sequence's first sample
-                    gen = torch.Generator(device=self.device).manual_seed(p.seed)
-                    self._generators[seq.seq_id] = gen
+                gen = torch.Generator(device=self.device)
+                gen.manual_seed(sample_seed(p.seed, seq.num_output_tokens))
             generators.append(gen)
         return SamplingTensors.from_params(
             params, histories, generators, self.config.vocab_size, self.device
@@ -173,47 +187,55 @@ class ModelRunner:
         has a JSON schema), the candidates' log-probabilities for each chunk that scores."""
         if output.is_empty:
             return RunnerOutput(sampled=[])
+        started = time.perf_counter()
         inputs = self.prepare(output)
         logits = self._logits(inputs)
+        rows = inputs.logits_chunks
+        sample_at = [r for r, i in enumerate(rows) if output.chunks[i].sample]
+        score_at = [r for r, i in enumerate(rows) if output.chunks[i].score]
         sampled: list[int | None] = [None] * len(output.chunks)
-        sample_at = [r for r, i in enumerate(inputs.logits_chunks) if output.chunks[i].sample]
-        score_at = [r for r, i in enumerate(inputs.logits_chunks) if output.chunks[i].score]
-        scores = self._scores(output, inputs.logits_chunks, logits, score_at)
-        if not sample_at:
-            return RunnerOutput(sampled=sampled, scores=scores)
-        chunks = [inputs.logits_chunks[r] for r in sample_at]
-        if len(sample_at) < len(inputs.logits_chunks):
-            logits = logits[self._tensor(sample_at, torch.int64)]
-        seqs = [output.chunks[i].seq for i in chunks]
+        logprobs: dict[int, TokenLogprobs] = {}
+        if sample_at:
+            chunks = [rows[r] for r in sample_at]
+            rows_logits = logits if len(sample_at) == len(rows) else logits[
+                self._tensor(sample_at, torch.int64)]
+            tokens, logprobs = self._sample([output.chunks[i].seq for i in chunks], rows_logits)
+            for i, token in zip(chunks, tokens, strict=True):
+                sampled[i] = token
+        scores = self._scores([output.chunks[rows[r]].seq for r in score_at], logits, score_at)
+        return RunnerOutput(sampled=sampled, logprobs=logprobs, scores=scores,
+                            seconds=time.perf_counter() - started,
+                            num_batched_tokens=output.num_batched_tokens)
+
+    def _sample(self, seqs: list[Sequence], logits: torch.Tensor
+                ) -> tuple[list[int], dict[int, TokenLogprobs]]:
+        """One token per row (constrained rows under their grammar's bitmask, which then
+        accepts the token), and the top-k logprobs of the rows that ask for them."""
         bitmask = None
         if self.structured is not None:
             bitmask = self.structured.bitmask(seqs)
             if bitmask is not None:
                 bitmask = bitmask.to(self.device, non_blocking=True)
-        tensors = self._sampling_tensors(output, chunks)
-        tokens_t = self.sampler(logits, tensors, bitmask)
-        tokens = tokens_t.tolist()
-        logprobs = self._logprobs(seqs, logits, bitmask, tokens_t, tokens)
+        sampled = self.sampler(logits, self._sampling_tensors(seqs), bitmask)
+        tokens = [int(t) for t in sampled.tolist()]
+        logprobs = self._logprobs(seqs, logits, bitmask, sampled, tokens)
         if self.structured is not None:
             self.structured.accept(seqs, tokens)
-        for i, token in zip(chunks, tokens, strict=True):
-            sampled[i] = int(token)
-        return RunnerOutput(sampled=sampled, logprobs=logprobs, scores=scores)
+        return tokens, logprobs
 
-    def _scores(self, output: SchedulerOutput, logits_chunks: list[int], logits: torch.Tensor,
-                rows: list[int]) -> dict[int, dict[int, float]]:
+    def _scores(self, seqs: list[Sequence], logits: torch.Tensor, rows: list[int]
+                ) -> dict[int, dict[int, float]]:
         """seq_id -> candidate id -> log-probability, for the rows of scoring chunks: the raw
         model's distribution over the whole vocabulary, in fp32."""
         if not rows:
             return {}
-        seqs = [output.chunks[logits_chunks[r]].seq for r in rows]
         ids = [list(seq.sampling_params.candidate_token_ids) for seq in seqs]
         width = max(len(row) for row in ids)
         padded = [row + row[:1] * (width - len(row)) for row in ids]  # one gather, one copy
         index = self._tensor([t for row in padded for t in row], torch.int64).view(len(ids), width)
         logprobs = logits[self._tensor(rows, torch.int64)].float().log_softmax(dim=-1)
         values = logprobs.gather(1, index).tolist()
-        return {seq.seq_id: dict(zip(row, v, strict=False))
+        return {seq.seq_id: dict(zip(row, v[:len(row)], strict=True))
                 for seq, row, v in zip(seqs, ids, values, strict=True)}
 
     def _logprobs(
@@ -236,25 +258,6 @@ class ModelRunner:
             # Disallowed tokens (-inf) are left out when the grammar allows fewer than k.
             entry = {t: v for t, v in zip(ids_l[i][:n], values_l[i][:n], strict=True)
                      if v != float("-inf")}
-            entry.setdefault(int(tokens[row]), chosen_l[i])
+            entry.setdefault(tokens[row], chosen_l[i])
             result[seqs[row].seq_id] = entry
         return result
-
-    def skip_samples(self, seq_id: int, n: int) -> None:
-        """Advance a seeded sequence's generator past `n` tokens it was not sampled for
-        (its grammar forced them), drawing what the sampler would have drawn: its later tokens
-        are then those it gives with fast-forward off. Unseeded sequences draw nothing."""
-        gen = self._generators.get(seq_id)
-        if gen is None:
-            return
-        for _ in range(n):  # as the sampler's _exponential_noise draws a seeded row
-            row = torch.empty(self.config.vocab_size, dtype=torch.float32, device=gen.device)
-            row.exponential_(generator=gen)
-
-    def release(self, seq_ids: Iterable[int]) -> None:
-        """Forgets per-sequence sampling state (finished, aborted)."""
-        ids = list(seq_ids)
-        for seq_id in ids:
-            self._generators.pop(seq_id, None)
-        if self.structured is not None:
-            self.structured.release(ids)

@@ -5,8 +5,8 @@ prompt version) and keeps one `GrammarMatcher` per constrained sequence. Before 
 runner asks each matcher for its token bitmask; after sampling, the engine feeds it the token.
 Once the JSON is complete the matcher allows only the stop tokens, so the sequence ends by EOS.
 Where the mask allows exactly one token (keys, punctuation, the rest of an enum value), the
-engine appends it without sampling (`forced_token`, fast-forward): token by token, so the tokens
-are those sampling would give, with no retokenization of a jump-forward string.
+engine appends it without sampling (`forced_run`, see engine/fast_forward.py): token by token,
+so the tokens are those sampling would give, with no retokenization of a jump-forward string.
 xgrammar is imported here only, so the engine loads without it when nothing is constrained.
 """
 
@@ -186,21 +186,30 @@ class StructuredOutputManager:
         for seq_id in seq_ids:
             self._states.pop(seq_id, None)
 
-    def forced_token(self, seq: Sequence) -> int | None:
-        """The only token `seq`'s grammar allows next (fast-forward), or None: unconstrained,
-        finished grammar, or a real choice. The caller appends it and then `accept`s it."""
+    def forced_run(self, seq: Sequence, limit: int) -> list[int]:
+        """The tokens `seq`'s grammar forces from its state, at most `limit`: while its mask
+        allows exactly one token, that token, accepted at once. Empty: unconstrained, a
+        finished grammar, or a real choice next. The caller appends them all (fast-forward)."""
         state = self._states.get(seq.seq_id)
-        if state is None:
-            return None
+        if state is None or limit < 1:
+            return []
         if self._scratch is None:
             self._scratch = self.compiler.allocate_bitmask(1)
+        run: list[int] = []
         try:
-            token = state.only_allowed_token(self._scratch)
-        except Exception:  # as in `bitmask`: this sequence ends alone, the batch goes on
+            while len(run) < limit:
+                token = state.only_allowed_token(self._scratch)
+                # A bit past the vocabulary (mask padding) is never a token the sampler picks.
+                if token is None or token >= self.compiler.vocab_size:
+                    break
+                state.accept(token)
+                run.append(token)
+        except Exception as exc:  # as in `bitmask`: this sequence ends alone, the batch goes on
+            if isinstance(exc, StructuredOutputError):
+                self.failures += 1
             self._fail(seq.seq_id, "grammar_error")
-            return None
-        # A bit past the vocabulary (mask padding) is never a token the sampler could pick.
-        return token if token is not None and token < self.compiler.vocab_size else None
+            return []
+        return run
 
 
 def _schema_of(seq: Sequence) -> str | None:

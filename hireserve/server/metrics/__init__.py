@@ -4,7 +4,6 @@
 engine.py turns engine steps into numbers. docs/metrics.md lists the metrics for operators.
 """
 
-from hireserve.server.metrics.engine import StepStats
 from hireserve.server.metrics.registry import Metrics, split_method
 
-__all__ = ["Metrics", "StepStats", "split_method"]
+__all__ = ["Metrics", "split_method"]

@@ -1,10 +1,12 @@
-"""Engine metrics: read after every step, on the engine thread.
+"""Engine metrics: read from each StepResult, on the engine thread.
 
-Two sources, both read without touching the engine's own bookkeeping:
-- the scheduler's state (gauges) and its cumulative counters (preemptions, prefix-cache query and
-  hit tokens), turned into counter increments by remembering the last value seen;
-- the step's RequestOutputs: token counters per output, the per-request latency histograms from
-  the RequestMetrics timestamps when the first token arrives and when the request finishes;
+A StepResult carries everything (the engine is never looked into):
+- the scheduler's state after the step (gauges) and its cumulative counters (preemptions,
+  forced tokens, prefix-cache query and hit tokens), turned into counter increments by
+  remembering the last value seen;
+- the step's stats when the model ran: its duration and batched tokens;
+- its RequestOutputs: token counters per output, the per-request latency histograms from the
+  RequestMetrics timestamps when the first token arrives and when the request finishes;
   its ScoreOutputs (prefill-only requests): prompt and cached tokens, queue, prefill and
   end-to-end time when scored, never a first token or an inter-token latency.
 """
@@ -12,13 +14,13 @@ Two sources, both read without touching the engine's own bookkeeping:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from hireserve.server.engine.outputs import ScoreOutput
+from hireserve.server.engine.step import SchedulerStats, StepResult
 from hireserve.server.metrics.families import ABORT_REASONS, FINISH_REASONS, Families, bounded
 
-# The scheduler's cumulative counters (scheduler/scheduler.py) and the counter each feeds.
+# The scheduler's cumulative counters (SchedulerStats) and the counter each feeds.
 SCHEDULER_COUNTERS = (
     ("num_preemptions", "preemptions"),
     ("num_forced_tokens", "forced_tokens"),
@@ -27,73 +29,37 @@ SCHEDULER_COUNTERS = (
 )
 
 
-class StepStats(Protocol):
-    """What the engine may keep about its last step that ran the model (`last_step_stats`)."""
-
-    seconds: float
-    num_batched_tokens: int
-
-
 class EngineObserver:
     def __init__(self, families: Families) -> None:
         self.f = families
-        # on_step runs on the engine thread, but the lead may also feed outputs from elsewhere
-        # (aborts drained between steps): one lock keeps the deltas consistent.
+        # One lock keeps the counter deltas consistent if results ever come from two threads.
         self._lock = threading.Lock()
-        self._scheduler: Any = None
         self._seen: dict[str, int] = {}
-        self._last_step: object | None = None  # a reference, so its id cannot be reused
 
-    def on_step(
-        self,
-        engine: Any,
-        outputs: Iterable[Any],
-        step_seconds: float | None = None,
-        num_batched_tokens: int | None = None,
-    ) -> None:
+    def on_step(self, result: StepResult) -> None:
         with self._lock:
-            scheduler = getattr(engine, "scheduler", None)
-            if scheduler is not None:
-                self._read_scheduler(scheduler)
-            for out in outputs:
+            self._read_scheduler(result.scheduler_stats)
+            for out in result.outputs:
                 self._observe_output(out)
-            self._observe_step(engine, step_seconds, num_batched_tokens)
-
-    def observe_outputs(self, outputs: Iterable[Any]) -> None:
-        with self._lock:
-            for out in outputs:
-                self._observe_output(out)
+            if result.stats is not None:
+                self.f.step_duration.observe(result.stats.seconds)
+                self.f.step_tokens.observe(result.stats.num_batched_tokens)
 
     # -- scheduler state ---------------------------------------------------------------------
 
-    def _read_scheduler(self, scheduler: Any) -> None:
+    def _read_scheduler(self, stats: SchedulerStats) -> None:
         f = self.f
-        f.requests_running.set(scheduler.num_running)
-        f.requests_waiting.set(scheduler.num_waiting)
-        f.kv_cache_usage.set(scheduler.kv_usage)
-        if scheduler is not self._scheduler:  # a new scheduler counts from zero
-            self._scheduler = scheduler
-            self._seen = {}
+        f.requests_running.set(stats.num_running)
+        f.requests_waiting.set(stats.num_waiting)
+        f.kv_cache_usage.set(stats.kv_usage)
         for attr, family in SCHEDULER_COUNTERS:
-            value = int(getattr(scheduler, attr, 0))  # 0: a scheduler without that count
+            value = int(getattr(stats, attr))
             last = self._seen.get(attr, 0)
-            # A counter that went down was reset: everything it holds now is new.
+            # A counter that went down was reset (a new engine): everything it holds is new.
             delta = value - last if value >= last else value
             if delta:
                 getattr(f, family).inc(delta)
             self._seen[attr] = value
-
-    def _observe_step(self, engine: Any, seconds: float | None, tokens: int | None) -> None:
-        if seconds is None and tokens is None:
-            stats = getattr(engine, "last_step_stats", None)
-            if stats is None or stats is self._last_step:
-                return  # no step ran the model since the last look
-            self._last_step = stats
-            seconds, tokens = stats.seconds, stats.num_batched_tokens
-        if seconds is not None:
-            self.f.step_duration.observe(seconds)
-        if tokens is not None:
-            self.f.step_tokens.observe(tokens)
 
     # -- one request's output ----------------------------------------------------------------
 

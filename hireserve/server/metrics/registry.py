@@ -5,10 +5,10 @@ collide on metric names. The hooks it offers match the places that produce the n
 
     state.observers.append(metrics.observe_rpc)        # each RPC: (method, code, seconds)
     metrics.track_in_flight(state)                     # reads state.in_flight at scrape time
-    AsyncEngine(..., on_step=metrics.on_step)          # engine thread, after every step
+    AsyncEngine(..., on_step=metrics.on_step)          # engine thread, each StepResult
     metrics.record_document(fmt, "ok")                 # after reading a document
     metrics.record_structured_output_failure()         # constrained JSON that did not parse
-    metrics.set_build_info_from_engine(llm_engine)     # once, at startup
+    metrics.set_build_info_from(engine.info)           # once, at startup (EngineInfo)
     port = metrics.start_http_server(host, 9400)       # GET /metrics (port 0: any free port)
 """
 
@@ -30,6 +30,8 @@ from prometheus_client import (
 from prometheus_client import start_http_server as _start_http_server
 
 import hireserve
+from hireserve.server.engine.info import EngineInfo
+from hireserve.server.engine.step import StepResult
 from hireserve.server.metrics.engine import EngineObserver
 from hireserve.server.metrics.families import (
     AUTH_FAILURE_REASONS,
@@ -105,21 +107,10 @@ class Metrics:
 
     # -- engine ------------------------------------------------------------------------------
 
-    def on_step(
-        self,
-        engine: Any,
-        outputs: Iterable[Any],
-        step_seconds: float | None = None,
-        num_batched_tokens: int | None = None,
-    ) -> None:
-        """After each engine step: scheduler gauges and counter deltas, per-request metrics of
-        `outputs`, and the step's duration and tokens (the arguments, or else the engine's
-        `last_step_stats` with `.seconds` and `.num_batched_tokens`, each observed once)."""
-        self._engine.on_step(engine, outputs, step_seconds, num_batched_tokens)
-
-    def observe_outputs(self, outputs: Iterable[Any]) -> None:
-        """Outputs produced outside a step (an abort drained between steps)."""
-        self._engine.observe_outputs(outputs)
+    def on_step(self, result: StepResult) -> None:
+        """After each engine step (or abort between steps): scheduler gauges and counter
+        deltas, per-request metrics of its outputs, the step's duration and tokens."""
+        self._engine.on_step(result)
 
     def record_structured_output_failure(self) -> None:
         self.families.structured_output_failures.inc()
@@ -147,16 +138,14 @@ class Metrics:
         dtype = str(dtype).removeprefix("torch.")
         info.labels(version, model, dtype, attention_backend, str(tensor_parallel_size)).set(1)
 
-    def set_build_info_from_engine(self, engine: Any, version: str | None = None) -> None:
-        """From an LLMEngine: source.name, dtype, runner.backend.name (the resolved backend,
-        else args.attention_backend) and args.tensor_parallel_size."""
-        backend = getattr(getattr(engine.runner, "backend", None), "name", None)
+    def set_build_info_from(self, info: EngineInfo, version: str | None = None) -> None:
+        """From the engine's EngineInfo: model, dtype, resolved attention backend, TP size."""
         self.set_build_info(
             version=version or hireserve.__version__,
-            model=engine.source.name,
-            dtype=str(engine.dtype),
-            attention_backend=backend or engine.args.attention_backend,
-            tensor_parallel_size=engine.args.tensor_parallel_size,
+            model=info.model,
+            dtype=info.dtype,
+            attention_backend=info.attention_backend,
+            tensor_parallel_size=info.tensor_parallel_size,
         )
 
     # -- exposition --------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
-from hireserve.server.engine.async_engine import AsyncEngine, EngineDeadError
+from hireserve.server.engine.async_engine import AsyncEngine
+from hireserve.server.engine.errors import EngineDeadError, PromptTooLongError, QueueFullError
 from hireserve.server.engine.outputs import RequestOutput
 from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.errors import ServiceError, invalid_argument, resource_exhausted

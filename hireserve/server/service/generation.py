@@ -13,7 +13,7 @@ from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.errors import invalid_argument
 from hireserve.server.service.calls import stream_completion
 from hireserve.server.service.convert import FINISH_REASONS, sampling_from_proto, usage_of
-from hireserve.server.service.rpc import ServiceState, stream, unary
+from hireserve.server.service.rpc import ServiceState, request_id, stream, unary
 from hireserve.server.service.schema_compiler import SchemaAdmission
 from hireserve.v1 import common_pb2, generation_pb2, generation_pb2_grpc
 
@@ -28,13 +28,12 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         self.model_name = model_name
         self.retry_after_s = retry_after_s
         self.default_max_tokens = default_max_tokens
-        self.schemas = SchemaAdmission(engine.engine.runner.structured,
-                                       max_bytes=max_schema_bytes,
+        self.schemas = SchemaAdmission(engine, max_bytes=max_schema_bytes,
                                        compile_timeout_s=schema_compile_timeout_s)
 
     @stream
     async def Generate(
-        self, request: generation_pb2.GenerateRequest, context: grpc.aio.ServicerContext, rid: str
+        self, request: generation_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[generation_pb2.GenerateResponse]:
         tokenizer = self.engine.tokenizer
         which = request.WhichOneof("input")
@@ -72,7 +71,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         pending = ""
         stream = stream_completion(
             self.engine, prompt_ids, params, context=context,
-            request_id=f"gen-{rid}", field=field,
+            request_id=f"gen-{request_id()}", field=field,
             retry_after_s=self.retry_after_s,
         )
         async for out in stream:
@@ -99,16 +98,15 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
 
     @unary
     async def GetModelInfo(
-        self, request: generation_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext,
-        rid: str,
+        self, request: generation_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext
     ) -> generation_pb2.GetModelInfoResponse:
-        core = self.engine.engine
+        info = self.engine.info
         return generation_pb2.GetModelInfoResponse(
             model=self.model_name,
-            context_length=core.max_model_len,
-            dtype=str(core.dtype).removeprefix("torch."),
-            tensor_parallel_size=core.args.tensor_parallel_size,
-            attention_backend=core.runner.attention_backend_name,
+            context_length=info.context_length,
+            dtype=info.dtype,
+            tensor_parallel_size=info.tensor_parallel_size,
+            attention_backend=info.attention_backend,
             build_version=hireserve.__version__,
         )
 

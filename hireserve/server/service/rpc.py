@@ -12,13 +12,16 @@ UNAVAILABLE with RetryInfo, logs each, and cancels their work. Once a failed cal
 frames its exception holds let go of their locals, so no traceback keeps a refused upload alive.
 
 Every call, answered or refused, returns its request id in the trailing metadata
-(`x-request-id`): the caller's own when it sent a well-formed one, else a fresh one.
+(`x-request-id`): the caller's own when it sent a well-formed one, else a fresh one. The
+servicer reads it with `request_id()` (a context variable), so its methods keep the signatures
+of the generated stubs: `(self, request, context)`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import re
@@ -63,6 +66,17 @@ class ServiceState:
 REQUEST_ID_KEY = "x-request-id"
 # What a caller's id may look like: it lands in logs and audit records, so short and plain.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+# The request id of the RPC being served. grpc.aio runs each RPC in a task of its own, whose
+# copy of the context ends with it: set once per call, never reset, never seen by another call.
+_REQUEST_ID_VAR: contextvars.ContextVar[str] = contextvars.ContextVar("hireserve_request_id")
+
+
+def request_id() -> str:
+    """The id of the RPC this code runs for (inside a method wrapped by @unary / @stream, and
+    in the tasks it starts)."""
+    return _REQUEST_ID_VAR.get()
 
 
 def request_id_of(context: grpc.aio.ServicerContext) -> str:
@@ -155,10 +169,12 @@ class _Call:
             log.info("rpc failed", extra={"request_id": self.rid, "method": self.method,
                                            "code": self.code})
             await _abort(self.context, exc, self.rid)
+            return
         self.code = "INTERNAL"
         log.exception("rpc crashed", extra={"request_id": self.rid, "method": self.method})
         await self.context.abort(grpc.StatusCode.INTERNAL, f"internal error (request {self.rid})",
                                  trailing_metadata=((REQUEST_ID_KEY, self.rid),))
+        return
 
     def finish(self) -> None:
         if self.done:
@@ -192,10 +208,11 @@ def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
         rid = request_id_of(context)
         call = _Call(self.state, fn.__name__, context, rid)
+        _REQUEST_ID_VAR.set(rid)
         context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
         try:
             call.admit(request)
-            return await fn(self, request, context, call.rid)
+            return await fn(self, request, context)
         except BaseException as exc:
             await call.fail(exc)
             raise
@@ -211,10 +228,11 @@ def stream(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator
                       ) -> AsyncIterator[Any]:
         rid = request_id_of(context)
         call = _Call(self.state, fn.__name__, context, rid)
+        _REQUEST_ID_VAR.set(rid)
         context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
         try:
             call.admit(request)
-            async for item in fn(self, request, context, call.rid):
+            async for item in fn(self, request, context):
                 yield item
         except BaseException as exc:
             await call.fail(exc)

@@ -3,8 +3,9 @@
 xgrammar can take minutes on a tiny schema (`{"type": "string", "pattern":
 "^([a-z]{1,50}){1,50}$"}` took 251 s here), and a thread cannot be stopped. So a schema is first
 compiled in a child process that is killed when it runs past the cap; only a schema that compiled
-there in time is compiled again in this process (a worker thread), which warms the engine's
-grammar cache so the engine thread never compiles a caller's schema. The child is started on the
+there in time is compiled again in this process (`AsyncEngine.precompile_schema`, a worker
+thread), which warms the engine's grammar cache so the engine thread never compiles a caller's
+schema. The child is started on the
 first schema and restarted after a kill. Verdicts are remembered by schema hash, so a repeated
 schema costs nothing and a schema that timed out is refused at once.
 """
@@ -35,9 +36,9 @@ WORKER_START_TIMEOUT_S = 120.0  # spawn + importing xgrammar (and torch) on a sl
 class SchemaAdmission:
     """Validates and compiles schemas for the GenerationService."""
 
-    def __init__(self, structured: Any, *, max_bytes: int, compile_timeout_s: float,
+    def __init__(self, engine: Any, *, max_bytes: int, compile_timeout_s: float,
                  remembered: int = 256) -> None:
-        self._structured = structured  # the engine's StructuredOutputManager
+        self._engine = engine  # the AsyncEngine
         self.max_bytes = max_bytes
         self.compile_timeout_s = compile_timeout_s
         self._verdicts: OrderedDict[str, str | None] = OrderedDict()  # hash -> error or None
@@ -68,14 +69,17 @@ class SchemaAdmission:
 
     async def _compile_once(self, text: str, key: str) -> str | None:
         try:
-            error = await asyncio.to_thread(self._compile, text, key)
+            error = await asyncio.to_thread(self._probe_compile, text, key)
+            if error is None:  # proven fast: warm the engine's cache
+                await self._engine.precompile_schema(text)
         finally:
             del self._compiling[key]
         self._remember(key, error)
         return error
 
-    def _compile(self, text: str, key: str) -> str | None:
-        info = self._structured.compiler.tokenizer_info
+    def _probe_compile(self, text: str, key: str) -> str | None:
+        """Compiles in the child process: None if it compiled in time, else why not."""
+        info = self._engine.grammar_tokenizer_info()
         try:
             outcome = self._probe.compile(text, info, self.compile_timeout_s)
         except CompilerUnavailableError as exc:  # not the schema's fault: not remembered
@@ -87,9 +91,7 @@ class SchemaAdmission:
                                      self.compile_timeout_s)
         if outcome is not None:
             log.info("schema refused", extra={"schema_sha256": key[:16]})
-            return outcome
-        self._structured.precompile(text)  # proven fast: warm the engine's cache
-        return None
+        return outcome
 
     def _remember(self, key: str, error: str | None) -> None:
         self._verdicts[key] = error

@@ -14,10 +14,10 @@ import torch
 
 from hireserve.scheduler.output import SchedulerOutput
 from hireserve.server.distributed import broadcast_from_first
-from hireserve.server.engine.outputs import RunnerOutput
 from hireserve.server.engine.parallel.protocol import StepTensors, pack_step
 from hireserve.server.engine.parallel.workers import TensorParallelError, WorkerPool
 from hireserve.server.engine.runner import ModelRunner, StepInputs
+from hireserve.server.engine.step import RunnerOutput
 from hireserve.server.models.config import ModelConfig
 from hireserve.server.models.qwen2 import Qwen2ForCausalLM
 
