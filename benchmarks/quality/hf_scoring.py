@@ -29,7 +29,6 @@ BATCH_SIZES = (1, 4, 16)
 @dataclass(frozen=True)
 class Resume:
     id: str
-    job_description: str
     text: str
     requirements: tuple[str, ...]  # the lines the server asked about, in its order
     confidences: tuple[float, ...] = ()  # the server's, aligned with requirements
@@ -39,17 +38,16 @@ def question_prompts(tokenizer: Any, resume: Resume) -> list[list[int]]:
     """The token ids of the resume's questions, as the server builds them."""
     from hireserve.server.documents import DocumentLimits
     from hireserve.server.prompts import protocol, screen_v3
-    from hireserve.server.prompts.language import detect_language
     from hireserve.server.screening.assess import resume_rows
     from hireserve.server.service.resume import prepare_resume
     from hireserve.v1 import common_pb2
 
     prepared = prepare_resume(common_pb2.Document(text=resume.text), field="resume", blind=True,
                               limits=DocumentLimits())
-    language = detect_language(resume.job_description)
+    # as screening/assess.Assessor.assess builds them
     _, prompts = protocol.question_prompts(
         tokenizer, screen_v3.prefix_messages(resume_rows(prepared.lines)),
-        [screen_v3.question(r, language) for r in resume.requirements])
+        [screen_v3.question(r) for r in resume.requirements])
     return prompts
 
 
