@@ -67,10 +67,13 @@ class AsyncHireClient:
         output_language: str = "",
         blind: bool = False,
         sampling: requests.SamplingLike | None = None,
+        explain: bool = False,
+        prompt_version: str = "",
         timeout: float | None = None,
     ) -> screening_pb2.ScreenResponse:
         request = requests.screen(
-            job_description, resume, requests.options(output_language, blind, sampling)
+            job_description, resume,
+            requests.options(output_language, blind, sampling, explain, prompt_version),
         )
         response: screening_pb2.ScreenResponse = await self._unary(
             self._screening.Screen, request, timeout or self.settings.deadlines.screen
@@ -85,10 +88,13 @@ class AsyncHireClient:
         output_language: str = "",
         blind: bool = False,
         sampling: requests.SamplingLike | None = None,
+        explain: bool = False,
+        prompt_version: str = "",
         timeout: float | None = None,
     ) -> AsyncIterator[screening_pb2.ScreenBatchResponse]:
         request = requests.screen_batch(
-            job_description, resumes, requests.options(output_language, blind, sampling)
+            job_description, resumes,
+            requests.options(output_language, blind, sampling, explain, prompt_version),
         )
         return self._stream(
             self._screening.ScreenBatch, request, timeout or self.settings.deadlines.screen_batch

@@ -26,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Commands that call a running server: grpcio and rich only, never torch."""
-    from hireserve.clients.commands import add_connection_arguments, add_screen_options
+    from hireserve.clients.commands import (
+        add_connection_arguments,
+        add_explain_option,
+        add_screen_options,
+    )
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
@@ -39,6 +43,7 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="PDF, DOCX, text or Markdown resume")
     p.add_argument("--json", action="store_true", help="print JSON instead of panels")
     add_screen_options(p)
+    add_explain_option(p)
 
     p = command("rank", "screen every resume in a folder and rank them (ScreenBatch)")
     p.add_argument("--jd", required=True, type=Path, help="job description (text file)")
@@ -52,6 +57,7 @@ def add_client_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                    help="larger files become error rows without being sent "
                         "(default %(default)s, the server's default limit)")
     add_screen_options(p)
+    add_explain_option(p)
 
     p = command("questions", "write interview questions for a resume")
     p.add_argument("resume", type=Path, metavar="RESUME_FILE")

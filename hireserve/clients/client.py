@@ -76,11 +76,14 @@ class HireClient:
         output_language: str = "",
         blind: bool = False,
         sampling: requests.SamplingLike | None = None,
+        explain: bool = False,
+        prompt_version: str = "",
         timeout: float | None = None,
     ) -> screening_pb2.ScreenResponse:
         """Score one resume against a job description (text, or a Path to a text file)."""
         request = requests.screen(
-            job_description, resume, requests.options(output_language, blind, sampling)
+            job_description, resume,
+            requests.options(output_language, blind, sampling, explain, prompt_version),
         )
         response: screening_pb2.ScreenResponse = self._unary(
             self._screening.Screen, request, timeout or self.settings.deadlines.screen
@@ -95,13 +98,16 @@ class HireClient:
         output_language: str = "",
         blind: bool = False,
         sampling: requests.SamplingLike | None = None,
+        explain: bool = False,
+        prompt_version: str = "",
         timeout: float | None = None,
     ) -> Iterator[screening_pb2.ScreenBatchResponse]:
         """Stream the batch's events: one `result` per resume as it finishes (its `response`
         or its google.rpc.Status `error`; `HireError.from_status` reads the latter), then the
         `ranking`. A list of resumes gets ids "0", "1", ...; a mapping keeps its keys."""
         request = requests.screen_batch(
-            job_description, resumes, requests.options(output_language, blind, sampling)
+            job_description, resumes,
+            requests.options(output_language, blind, sampling, explain, prompt_version),
         )
         return self._stream(
             self._screening.ScreenBatch, request, timeout or self.settings.deadlines.screen_batch

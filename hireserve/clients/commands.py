@@ -38,7 +38,14 @@ def add_screen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", default="",
                    help="language of the answer, e.g. en, zh-CN (default: the resume's)")
     p.add_argument("--blind", action="store_true",
-                   help="redact names, contacts, age, gender before the model reads the resume")
+                   help="redact names, contacts, age, gender before the model reads the resume "
+                        "(screen and rank always do)")
+
+
+def add_explain_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--explain", action="store_true",
+                   help="have the model write the summary and experience evaluation "
+                        "(slower; by default the server writes them from the verdicts)")
 
 
 def make_client(ns: argparse.Namespace) -> HireClient:
@@ -79,7 +86,8 @@ def run_screen(ns: argparse.Namespace) -> int:
     with make_client(ns) as client:
         for path, doc in documents:
             try:
-                r = client.screen(jd, doc, output_language=ns.language, blind=ns.blind)
+                r = client.screen(jd, doc, output_language=ns.language, blind=ns.blind,
+                                  explain=ns.explain)
             except HireError as exc:
                 if len(documents) == 1:
                     raise

@@ -19,10 +19,15 @@ from pathlib import Path
 from hireserve.clients.client import HireClient
 from hireserve.clients.documents import RESUME_SUFFIXES, document_from_file, read_job_description
 from hireserve.clients.errors import HireError
-from hireserve.v1 import common_pb2
+from hireserve.v1 import common_pb2, screening_pb2
 
 MiB = 2**20
-CSV_COLUMNS = ("rank", "file", "score", "summary", "red_flags", "error")
+CSV_COLUMNS = ("rank", "file", "score", "must_haves", "nice_to_haves", "summary", "red_flags",
+               "error")
+# One mark per requirement, in the job's order: met, partial, missing.
+MARKS = {screening_pb2.REQUIREMENT_VERDICT_MET: "✓",
+         screening_pb2.REQUIREMENT_VERDICT_PARTIAL: "~",
+         screening_pb2.REQUIREMENT_VERDICT_MISSING: "✗"}
 
 
 @dataclass
@@ -30,9 +35,17 @@ class Row:
     file: str
     rank: int | None = None
     score: int | None = None
+    must_haves: str = ""  # e.g. "✓✓~✗✓": one mark per must-have
+    nice_to_haves: str = ""
     summary: str = ""
     red_flags: list[str] = field(default_factory=list)
     error: str = ""
+    requirements: list[dict[str, str]] = field(default_factory=list)  # --json only
+
+
+def verdict_marks(response: screening_pb2.ScreenResponse, importance: int) -> str:
+    return "".join(MARKS.get(a.verdict, "?") for a in response.requirements
+                   if a.importance == importance)
 
 
 def find_resumes(folder: Path) -> list[Path]:
@@ -57,7 +70,7 @@ def chunks(items: list[tuple[str, common_pb2.Document]], max_count: int, max_byt
 
 def screen_folder(client: HireClient, jd: str, files: list[Path], *, batch_size: int,
                   max_file_bytes: int, output_language: str = "", blind: bool = False,
-                  on_progress: object = None) -> list[Row]:
+                  explain: bool = False, on_progress: object = None) -> list[Row]:
     """One row per file, ranked rows first (best first), then error rows in file order."""
     rows = {p.name: Row(p.name) for p in files}
     docs: list[tuple[str, common_pb2.Document]] = []
@@ -82,7 +95,7 @@ def screen_folder(client: HireClient, jd: str, files: list[Path], *, batch_size:
         for batch in chunks(pending, batch_size, max_bytes=24 * MiB):
             seen: set[str] = set()
             for event in client.screen_batch(jd, dict(batch), output_language=output_language,
-                                             blind=blind):
+                                             blind=blind, explain=explain):
                 if event.WhichOneof("event") != "result":
                     continue  # the ranking: recomputed below across batches
                 result = event.result
@@ -92,6 +105,15 @@ def screen_folder(client: HireClient, jd: str, files: list[Path], *, batch_size:
                     r = result.response
                     row.score, row.summary = r.match_score, r.summary
                     row.red_flags = list(r.red_flags)
+                    row.must_haves = verdict_marks(
+                        r, screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE)
+                    row.nice_to_haves = verdict_marks(
+                        r, screening_pb2.REQUIREMENT_IMPORTANCE_NICE_TO_HAVE)
+                    row.requirements = [
+                        {"requirement": a.requirement, "label": a.label,
+                         "verdict": screening_pb2.RequirementVerdict.Name(a.verdict)
+                         .removeprefix("REQUIREMENT_VERDICT_").lower(),
+                         "evidence": a.evidence} for a in r.requirements]
                 else:
                     error = HireError.from_status(result.error)
                     if policy.should_retry(error, attempt):
@@ -127,11 +149,12 @@ def write_csv(rows: list[Row], path: Path) -> None:
         writer.writerow(CSV_COLUMNS)
         for r in rows:
             writer.writerow([r.rank or "", r.file, "" if r.score is None else r.score,
-                             r.summary, " | ".join(r.red_flags), r.error])
+                             r.must_haves, r.nice_to_haves, r.summary, " | ".join(r.red_flags),
+                             r.error])
 
 
 def write_json(rows: list[Row], path: Path) -> None:
-    data = [{k: asdict(r)[k] for k in CSV_COLUMNS} for r in rows]
+    data = [{k: asdict(r)[k] for k in (*CSV_COLUMNS, "requirements")} for r in rows]
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
@@ -154,7 +177,7 @@ def run_rank(ns: argparse.Namespace) -> int:
         rows = screen_folder(client, jd, files, batch_size=ns.batch_size,
                              max_file_bytes=int(ns.max_file_mib * MiB),
                              output_language=ns.language, blind=ns.blind,
-                             on_progress=lambda: progress.advance(task))
+                             explain=ns.explain, on_progress=lambda: progress.advance(task))
     if ns.csv:
         write_csv(rows, ns.csv)
     if ns.json:
@@ -163,15 +186,22 @@ def run_rank(ns: argparse.Namespace) -> int:
     table.add_column("Rank", justify="right")
     table.add_column("File", no_wrap=True)
     table.add_column("Score", justify="right")
+    table.add_column("Must-haves", no_wrap=True)
+    table.add_column("Nice", no_wrap=True)
     table.add_column("Summary", ratio=3)
-    table.add_column("Red flags", ratio=1)
+    table.add_column("Red flags", ratio=2)
     for r in rows:
         # Text, not markup: summaries and errors may contain brackets.
         if r.score is None:
-            table.add_row("-", Text(r.file), "error", Text(r.error, style="red"), "")
+            table.add_row("-", Text(r.file), "error", "", "", Text(r.error, style="red"), "")
         else:
             table.add_row(str(r.rank), Text(r.file),
                           Text(str(r.score), style=render.score_style(r.score)),
-                          Text(r.summary), Text("; ".join(r.red_flags) or "-"))
+                          render.marks(r.must_haves), render.marks(r.nice_to_haves),
+                          Text(r.summary),
+                          Text("; ".join(r.red_flags) or "-",
+                               style="red" if r.red_flags else "dim"))
     render.stdout_console().print(table)
+    render.stdout_console().print(Text("✓ met   ~ partial   ✗ missing (one mark per requirement, "
+                                       "in the job description's order)", style="dim"))
     return 0

@@ -38,6 +38,17 @@ def score_style(score: int) -> str:
     return "green" if score >= 75 else "yellow" if score >= 50 else "red"
 
 
+_MARK_STYLE = {"✓": "green", "~": "yellow", "✗": "red"}
+
+
+def marks(text: str) -> Text:
+    """"✓✓~✗" with each mark in its verdict's colour."""
+    out = Text()
+    for mark in text:
+        out.append(mark, style=_MARK_STYLE.get(mark, ""))
+    return out or Text("-", style="dim")
+
+
 def _bullets(title: str, items: list[str], style: str = "") -> Text:
     text = Text(f"{title}: ", style="bold")
     text.append(", ".join(items) if items else "none", style=style)
@@ -71,6 +82,7 @@ def rubric_table(r: screening_pb2.ScreenResponse) -> Table:
     table.add_column("Requirement", ratio=2)
     table.add_column("", width=4)
     table.add_column("Verdict", width=8)
+    table.add_column("Value", width=5, justify="right")
     table.add_column("Evidence (resume line)", ratio=3)
     for a in r.requirements:
         importance = _enum_name(screening_pb2.RequirementImportance, a.importance,
@@ -82,20 +94,20 @@ def rubric_table(r: screening_pb2.ScreenResponse) -> Table:
         if a.skills_list_evidence:
             evidence.append("  (skills list only)", style="dim")
         table.add_row(a.requirement, "must" if importance == "must_have" else "nice",
-                      Text(verdict, style=_VERDICT_STYLE.get(verdict, "")), evidence)
+                      Text(verdict, style=_VERDICT_STYLE.get(verdict, "")),
+                      f"{a.value:.2f}", evidence)
     return table
 
 
 def screen_panel(name: str, r: screening_pb2.ScreenResponse) -> Panel:
     parts: list[Any] = [Text(r.summary), Text("")]
-    if r.requirements:  # screen_v2: the verdicts behind the computed score
+    if r.requirements:  # the verdicts behind the computed score
         parts.append(rubric_table(r))
         if r.requirements_fallback:
             parts.append(Text("No requirement found in the job description: every line was "
                               "taken as a must-have.", style="yellow"))
-    else:  # screen_v1: the model's own lists
-        parts += [_bullets("Skills matched", list(r.skills_matched), "green"),
-                  _bullets("Skills missing", list(r.skills_missing), "yellow")]
+    parts += [_bullets("Skills matched", list(r.skills_matched), "green"),
+              _bullets("Skills missing", list(r.skills_missing), "yellow")]
     parts.append(Text.assemble(("Experience: ", "bold"), r.experience_evaluation))
     if r.red_flags:
         parts.append(Text("Red flags:", style="bold red"))

@@ -24,10 +24,11 @@ def sampling(value: SamplingLike | None) -> common_pb2.SamplingParams | None:
 
 
 def options(output_language: str = "", blind: bool = False,
-            sampling_params: SamplingLike | None = None) -> screening_pb2.ScreenOptions:
+            sampling_params: SamplingLike | None = None, explain: bool = False,
+            prompt_version: str = "") -> screening_pb2.ScreenOptions:
     return screening_pb2.ScreenOptions(
         output_language=output_language, blind_screening=blind,
-        sampling=sampling(sampling_params),
+        sampling=sampling(sampling_params), explain=explain, prompt_version=prompt_version,
     )
 
 

@@ -26,7 +26,7 @@ from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from hireserve.v1 import common_pb2 as hireserve_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chireserve/v1/screening.proto\x12\x0chireserve.v1\x1a\x17google/rpc/status.proto\x1a\x19hireserve/v1/common.proto\"\x89\x01\n\rScreenOptions\x12\x17\n\x0foutput_language\x18\x01 \x01(\t\x12\x17\n\x0f\x62lind_screening\x18\x02 \x01(\x08\x12.\n\x08sampling\x18\x03 \x01(\x0b\x32\x1c.hireserve.v1.SamplingParams\x12\x16\n\x0eprompt_version\x18\x04 \x01(\t\"~\n\rScreenRequest\x12\x17\n\x0fjob_description\x18\x01 \x01(\t\x12&\n\x06resume\x18\x02 \x01(\x0b\x32\x16.hireserve.v1.Document\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.hireserve.v1.ScreenOptions\"R\n\x0eRedactionCount\x12\x31\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x1f.hireserve.v1.RedactionCategory\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"d\n\x0e\x44ocumentReport\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\r\n\x05pages\x18\x02 \x01(\r\x12!\n\x19hidden_characters_dropped\x18\x03 \x01(\r\x12\x10\n\x08warnings\x18\x04 \x03(\t\"\xf3\x01\n\x15RequirementAssessment\x12\x13\n\x0brequirement\x18\x01 \x01(\t\x12\x37\n\nimportance\x18\x02 \x01(\x0e\x32#.hireserve.v1.RequirementImportance\x12\x31\n\x07verdict\x18\x03 \x01(\x0e\x32 .hireserve.v1.RequirementVerdict\x12\x10\n\x08\x65vidence\x18\x04 \x01(\t\x12\x15\n\revidence_line\x18\x05 \x01(\r\x12\x12\n\nconfidence\x18\x06 \x01(\x02\x12\x1c\n\x14skills_list_evidence\x18\x07 \x01(\x08\"\xb8\x03\n\x0eScreenResponse\x12\x13\n\x0bmatch_score\x18\x01 \x01(\r\x12\x16\n\x0eskills_matched\x18\x02 \x03(\t\x12\x16\n\x0eskills_missing\x18\x03 \x03(\t\x12\x1d\n\x15\x65xperience_evaluation\x18\x04 \x01(\t\x12\x11\n\tred_flags\x18\x05 \x03(\t\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12\"\n\x05usage\x18\x07 \x01(\x0b\x32\x13.hireserve.v1.Usage\x12\r\n\x05model\x18\x08 \x01(\t\x12\x16\n\x0eprompt_version\x18\t \x01(\t\x12\x30\n\nredactions\x18\n \x03(\x0b\x32\x1c.hireserve.v1.RedactionCount\x12\x17\n\x0foutput_language\x18\x0b \x01(\t\x12.\n\x08\x64ocument\x18\x0c \x01(\x0b\x32\x1c.hireserve.v1.DocumentReport\x12\x39\n\x0crequirements\x18\r \x03(\x0b\x32#.hireserve.v1.RequirementAssessment\x12\x1d\n\x15requirements_fallback\x18\x0e \x01(\x08\"H\n\x0b\x42\x61tchResume\x12\x11\n\tresume_id\x18\x01 \x01(\t\x12&\n\x06resume\x18\x02 \x01(\x0b\x32\x16.hireserve.v1.Document\"\x87\x01\n\x12ScreenBatchRequest\x12\x17\n\x0fjob_description\x18\x01 \x01(\t\x12*\n\x07resumes\x18\x02 \x03(\x0b\x32\x19.hireserve.v1.BatchResume\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.hireserve.v1.ScreenOptions\"\x88\x01\n\x11ScreenBatchResult\x12\x11\n\tresume_id\x18\x01 \x01(\t\x12\x30\n\x08response\x18\x02 \x01(\x0b\x32\x1c.hireserve.v1.ScreenResponseH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"D\n\x0cRankedResume\x12\x11\n\tresume_id\x18\x01 \x01(\t\x12\x13\n\x0bmatch_score\x18\x02 \x01(\r\x12\x0c\n\x04rank\x18\x03 \x01(\r\"U\n\x0c\x42\x61tchRanking\x12*\n\x06ranked\x18\x01 \x03(\x0b\x32\x1a.hireserve.v1.RankedResume\x12\x19\n\x11\x66\x61iled_resume_ids\x18\x02 \x03(\t\"\x80\x01\n\x13ScreenBatchResponse\x12\x31\n\x06result\x18\x01 \x01(\x0b\x32\x1f.hireserve.v1.ScreenBatchResultH\x00\x12-\n\x07ranking\x18\x02 \x01(\x0b\x32\x1a.hireserve.v1.BatchRankingH\x00\x42\x07\n\x05\x65vent\"I\n\x0bQuestionMix\x12\x11\n\ttechnical\x18\x01 \x01(\r\x12\x13\n\x0b\x62\x65havioural\x18\x02 \x01(\r\x12\x12\n\nopen_ended\x18\x03 \x01(\r\"\xc8\x01\n\x18GenerateQuestionsRequest\x12&\n\x06resume\x18\x01 \x01(\x0b\x32\x16.hireserve.v1.Document\x12\x17\n\x0fjob_description\x18\x02 \x01(\t\x12\x15\n\rnum_questions\x18\x03 \x01(\r\x12&\n\x03mix\x18\x04 \x01(\x0b\x32\x19.hireserve.v1.QuestionMix\x12,\n\x07options\x18\x05 \x01(\x0b\x32\x1b.hireserve.v1.ScreenOptions\"V\n\x08Question\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.hireserve.v1.QuestionType\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x0e\n\x06probes\x18\x03 \x01(\t\"\x8c\x02\n\x19GenerateQuestionsResponse\x12)\n\tquestions\x18\x01 \x03(\x0b\x32\x16.hireserve.v1.Question\x12\"\n\x05usage\x18\x02 \x01(\x0b\x32\x13.hireserve.v1.Usage\x12\r\n\x05model\x18\x03 \x01(\t\x12\x16\n\x0eprompt_version\x18\x04 \x01(\t\x12\x30\n\nredactions\x18\x05 \x03(\x0b\x32\x1c.hireserve.v1.RedactionCount\x12\x17\n\x0foutput_language\x18\x06 \x01(\t\x12.\n\x08\x64ocument\x18\x07 \x01(\x0b\x32\x1c.hireserve.v1.DocumentReport*\xb4\x02\n\x11RedactionCategory\x12\"\n\x1eREDACTION_CATEGORY_UNSPECIFIED\x10\x00\x12\x1b\n\x17REDACTION_CATEGORY_NAME\x10\x01\x12\x1c\n\x18REDACTION_CATEGORY_EMAIL\x10\x02\x12\x1c\n\x18REDACTION_CATEGORY_PHONE\x10\x03\x12\x1a\n\x16REDACTION_CATEGORY_URL\x10\x04\x12$\n REDACTION_CATEGORY_DATE_OF_BIRTH\x10\x05\x12\x1a\n\x16REDACTION_CATEGORY_AGE\x10\x06\x12\x1d\n\x19REDACTION_CATEGORY_GENDER\x10\x07\x12%\n!REDACTION_CATEGORY_MARITAL_STATUS\x10\x08*\x8e\x01\n\x15RequirementImportance\x12&\n\"REQUIREMENT_IMPORTANCE_UNSPECIFIED\x10\x00\x12$\n REQUIREMENT_IMPORTANCE_MUST_HAVE\x10\x01\x12\'\n#REQUIREMENT_IMPORTANCE_NICE_TO_HAVE\x10\x02*\x98\x01\n\x12RequirementVerdict\x12#\n\x1fREQUIREMENT_VERDICT_UNSPECIFIED\x10\x00\x12\x1b\n\x17REQUIREMENT_VERDICT_MET\x10\x01\x12\x1f\n\x1bREQUIREMENT_VERDICT_PARTIAL\x10\x02\x12\x1f\n\x1bREQUIREMENT_VERDICT_MISSING\x10\x03*\x87\x01\n\x0cQuestionType\x12\x1d\n\x19QUESTION_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17QUESTION_TYPE_TECHNICAL\x10\x01\x12\x1d\n\x19QUESTION_TYPE_BEHAVIOURAL\x10\x02\x12\x1c\n\x18QUESTION_TYPE_OPEN_ENDED\x10\x03\x32\x93\x02\n\x10ScreeningService\x12\x43\n\x06Screen\x12\x1b.hireserve.v1.ScreenRequest\x1a\x1c.hireserve.v1.ScreenResponse\x12T\n\x0bScreenBatch\x12 .hireserve.v1.ScreenBatchRequest\x1a!.hireserve.v1.ScreenBatchResponse0\x01\x12\x64\n\x11GenerateQuestions\x12&.hireserve.v1.GenerateQuestionsRequest\x1a\'.hireserve.v1.GenerateQuestionsResponseBs\n\x10\x63om.hireserve.v1B\x0eScreeningProtoP\x01Z>github.com/hireserve/hireserve/gen/go/hireserve/v1;hireservev1\xaa\x02\x0cHireserve.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chireserve/v1/screening.proto\x12\x0chireserve.v1\x1a\x17google/rpc/status.proto\x1a\x19hireserve/v1/common.proto\"\x9a\x01\n\rScreenOptions\x12\x17\n\x0foutput_language\x18\x01 \x01(\t\x12\x17\n\x0f\x62lind_screening\x18\x02 \x01(\x08\x12.\n\x08sampling\x18\x03 \x01(\x0b\x32\x1c.hireserve.v1.SamplingParams\x12\x16\n\x0eprompt_version\x18\x04 \x01(\t\x12\x0f\n\x07\x65xplain\x18\x05 \x01(\x08\"~\n\rScreenRequest\x12\x17\n\x0fjob_description\x18\x01 \x01(\t\x12&\n\x06resume\x18\x02 \x01(\x0b\x32\x16.hireserve.v1.Document\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.hireserve.v1.ScreenOptions\"R\n\x0eRedactionCount\x12\x31\n\x08\x63\x61tegory\x18\x01 \x01(\x0e\x32\x1f.hireserve.v1.RedactionCategory\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"d\n\x0e\x44ocumentReport\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\r\n\x05pages\x18\x02 \x01(\r\x12!\n\x19hidden_characters_dropped\x18\x03 \x01(\r\x12\x10\n\x08warnings\x18\x04 \x03(\t\"\x91\x02\n\x15RequirementAssessment\x12\x13\n\x0brequirement\x18\x01 \x01(\t\x12\x37\n\nimportance\x18\x02 \x01(\x0e\x32#.hireserve.v1.RequirementImportance\x12\x31\n\x07verdict\x18\x03 \x01(\x0e\x32 .hireserve.v1.RequirementVerdict\x12\x10\n\x08\x65vidence\x18\x04 \x01(\t\x12\x15\n\revidence_line\x18\x05 \x01(\r\x12\x12\n\nconfidence\x18\x06 \x01(\x02\x12\x1c\n\x14skills_list_evidence\x18\x07 \x01(\x08\x12\r\n\x05value\x18\x08 \x01(\x02\x12\r\n\x05label\x18\t \x01(\t\"\xb8\x03\n\x0eScreenResponse\x12\x13\n\x0bmatch_score\x18\x01 \x01(\r\x12\x16\n\x0eskills_matched\x18\x02 \x03(\t\x12\x16\n\x0eskills_missing\x18\x03 \x03(\t\x12\x1d\n\x15\x65xperience_evaluation\x18\x04 \x01(\t\x12\x11\n\tred_flags\x18\x05 \x03(\t\x12\x0f\n\x07summary\x18\x06 \x01(\t\x12\"\n\x05usage\x18\x07 \x01(\x0b\x32\x13.hireserve.v1.Usage\x12\r\n\x05model\x18\x08 \x01(\t\x12\x16\n\x0eprompt_version\x18\t \x01(\t\x12\x30\n\nredactions\x18\n \x03(\x0b\x32\x1c.hireserve.v1.RedactionCount\x12\x17\n\x0foutput_language\x18\x0b \x01(\t\x12.\n\x08\x64ocument\x18\x0c \x01(\x0b\x32\x1c.hireserve.v1.DocumentReport\x12\x39\n\x0crequirements\x18\r \x03(\x0b\x32#.hireserve.v1.RequirementAssessment\x12\x1d\n\x15requirements_fallback\x18\x0e \x01(\x08\"H\n\x0b\x42\x61tchResume\x12\x11\n\tresume_id\x18\x01 \x01(\t\x12&\n\x06resume\x18\x02 \x01(\x0b\x32\x16.hireserve.v1.Document\"\x87\x01\n\x12ScreenBatchRequest\x12\x17\n\x0fjob_description\x18\x01 \x01(\t\x12*\n\x07resumes\x18\x02 \x03(\x0b\x32\x19.hireserve.v1.BatchResume\x12,\n\x07options\x18\x03 \x01(\x0b\x32\x1b.hireserve.v1.ScreenOptions\"\x88\x01\n\x11ScreenBatchResult\x12\x11\n\tresume_id\x18\x01 \x01(\t\x12\x30\n\x08response\x18\x02 \x01(\x0b\x32\x1c.hireserve.v1.ScreenResponseH\x00\x12#\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"D\n\x0cRankedResume\x12\x11\n\tresume_id\x18\x01 \x01(\t\x12\x13\n\x0bmatch_score\x18\x02 \x01(\r\x12\x0c\n\x04rank\x18\x03 \x01(\r\"U\n\x0c\x42\x61tchRanking\x12*\n\x06ranked\x18\x01 \x03(\x0b\x32\x1a.hireserve.v1.RankedResume\x12\x19\n\x11\x66\x61iled_resume_ids\x18\x02 \x03(\t\"\x80\x01\n\x13ScreenBatchResponse\x12\x31\n\x06result\x18\x01 \x01(\x0b\x32\x1f.hireserve.v1.ScreenBatchResultH\x00\x12-\n\x07ranking\x18\x02 \x01(\x0b\x32\x1a.hireserve.v1.BatchRankingH\x00\x42\x07\n\x05\x65vent\"I\n\x0bQuestionMix\x12\x11\n\ttechnical\x18\x01 \x01(\r\x12\x13\n\x0b\x62\x65havioural\x18\x02 \x01(\r\x12\x12\n\nopen_ended\x18\x03 \x01(\r\"\xc8\x01\n\x18GenerateQuestionsRequest\x12&\n\x06resume\x18\x01 \x01(\x0b\x32\x16.hireserve.v1.Document\x12\x17\n\x0fjob_description\x18\x02 \x01(\t\x12\x15\n\rnum_questions\x18\x03 \x01(\r\x12&\n\x03mix\x18\x04 \x01(\x0b\x32\x19.hireserve.v1.QuestionMix\x12,\n\x07options\x18\x05 \x01(\x0b\x32\x1b.hireserve.v1.ScreenOptions\"V\n\x08Question\x12(\n\x04type\x18\x01 \x01(\x0e\x32\x1a.hireserve.v1.QuestionType\x12\x10\n\x08question\x18\x02 \x01(\t\x12\x0e\n\x06probes\x18\x03 \x01(\t\"\x8c\x02\n\x19GenerateQuestionsResponse\x12)\n\tquestions\x18\x01 \x03(\x0b\x32\x16.hireserve.v1.Question\x12\"\n\x05usage\x18\x02 \x01(\x0b\x32\x13.hireserve.v1.Usage\x12\r\n\x05model\x18\x03 \x01(\t\x12\x16\n\x0eprompt_version\x18\x04 \x01(\t\x12\x30\n\nredactions\x18\x05 \x03(\x0b\x32\x1c.hireserve.v1.RedactionCount\x12\x17\n\x0foutput_language\x18\x06 \x01(\t\x12.\n\x08\x64ocument\x18\x07 \x01(\x0b\x32\x1c.hireserve.v1.DocumentReport*\xb4\x02\n\x11RedactionCategory\x12\"\n\x1eREDACTION_CATEGORY_UNSPECIFIED\x10\x00\x12\x1b\n\x17REDACTION_CATEGORY_NAME\x10\x01\x12\x1c\n\x18REDACTION_CATEGORY_EMAIL\x10\x02\x12\x1c\n\x18REDACTION_CATEGORY_PHONE\x10\x03\x12\x1a\n\x16REDACTION_CATEGORY_URL\x10\x04\x12$\n REDACTION_CATEGORY_DATE_OF_BIRTH\x10\x05\x12\x1a\n\x16REDACTION_CATEGORY_AGE\x10\x06\x12\x1d\n\x19REDACTION_CATEGORY_GENDER\x10\x07\x12%\n!REDACTION_CATEGORY_MARITAL_STATUS\x10\x08*\x8e\x01\n\x15RequirementImportance\x12&\n\"REQUIREMENT_IMPORTANCE_UNSPECIFIED\x10\x00\x12$\n REQUIREMENT_IMPORTANCE_MUST_HAVE\x10\x01\x12\'\n#REQUIREMENT_IMPORTANCE_NICE_TO_HAVE\x10\x02*\x98\x01\n\x12RequirementVerdict\x12#\n\x1fREQUIREMENT_VERDICT_UNSPECIFIED\x10\x00\x12\x1b\n\x17REQUIREMENT_VERDICT_MET\x10\x01\x12\x1f\n\x1bREQUIREMENT_VERDICT_PARTIAL\x10\x02\x12\x1f\n\x1bREQUIREMENT_VERDICT_MISSING\x10\x03*\x87\x01\n\x0cQuestionType\x12\x1d\n\x19QUESTION_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17QUESTION_TYPE_TECHNICAL\x10\x01\x12\x1d\n\x19QUESTION_TYPE_BEHAVIOURAL\x10\x02\x12\x1c\n\x18QUESTION_TYPE_OPEN_ENDED\x10\x03\x32\x93\x02\n\x10ScreeningService\x12\x43\n\x06Screen\x12\x1b.hireserve.v1.ScreenRequest\x1a\x1c.hireserve.v1.ScreenResponse\x12T\n\x0bScreenBatch\x12 .hireserve.v1.ScreenBatchRequest\x1a!.hireserve.v1.ScreenBatchResponse0\x01\x12\x64\n\x11GenerateQuestions\x12&.hireserve.v1.GenerateQuestionsRequest\x1a\'.hireserve.v1.GenerateQuestionsResponseBs\n\x10\x63om.hireserve.v1B\x0eScreeningProtoP\x01Z>github.com/hireserve/hireserve/gen/go/hireserve/v1;hireservev1\xaa\x02\x0cHireserve.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,46 +34,46 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hireserve.v1.screening_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\020com.hireserve.v1B\016ScreeningProtoP\001Z>github.com/hireserve/hireserve/gen/go/hireserve/v1;hireservev1\252\002\014Hireserve.V1'
-  _globals['_REDACTIONCATEGORY']._serialized_start=2518
-  _globals['_REDACTIONCATEGORY']._serialized_end=2826
-  _globals['_REQUIREMENTIMPORTANCE']._serialized_start=2829
-  _globals['_REQUIREMENTIMPORTANCE']._serialized_end=2971
-  _globals['_REQUIREMENTVERDICT']._serialized_start=2974
-  _globals['_REQUIREMENTVERDICT']._serialized_end=3126
-  _globals['_QUESTIONTYPE']._serialized_start=3129
-  _globals['_QUESTIONTYPE']._serialized_end=3264
+  _globals['_REDACTIONCATEGORY']._serialized_start=2565
+  _globals['_REDACTIONCATEGORY']._serialized_end=2873
+  _globals['_REQUIREMENTIMPORTANCE']._serialized_start=2876
+  _globals['_REQUIREMENTIMPORTANCE']._serialized_end=3018
+  _globals['_REQUIREMENTVERDICT']._serialized_start=3021
+  _globals['_REQUIREMENTVERDICT']._serialized_end=3173
+  _globals['_QUESTIONTYPE']._serialized_start=3176
+  _globals['_QUESTIONTYPE']._serialized_end=3311
   _globals['_SCREENOPTIONS']._serialized_start=99
-  _globals['_SCREENOPTIONS']._serialized_end=236
-  _globals['_SCREENREQUEST']._serialized_start=238
-  _globals['_SCREENREQUEST']._serialized_end=364
-  _globals['_REDACTIONCOUNT']._serialized_start=366
-  _globals['_REDACTIONCOUNT']._serialized_end=448
-  _globals['_DOCUMENTREPORT']._serialized_start=450
-  _globals['_DOCUMENTREPORT']._serialized_end=550
-  _globals['_REQUIREMENTASSESSMENT']._serialized_start=553
-  _globals['_REQUIREMENTASSESSMENT']._serialized_end=796
-  _globals['_SCREENRESPONSE']._serialized_start=799
-  _globals['_SCREENRESPONSE']._serialized_end=1239
-  _globals['_BATCHRESUME']._serialized_start=1241
-  _globals['_BATCHRESUME']._serialized_end=1313
-  _globals['_SCREENBATCHREQUEST']._serialized_start=1316
-  _globals['_SCREENBATCHREQUEST']._serialized_end=1451
-  _globals['_SCREENBATCHRESULT']._serialized_start=1454
-  _globals['_SCREENBATCHRESULT']._serialized_end=1590
-  _globals['_RANKEDRESUME']._serialized_start=1592
-  _globals['_RANKEDRESUME']._serialized_end=1660
-  _globals['_BATCHRANKING']._serialized_start=1662
-  _globals['_BATCHRANKING']._serialized_end=1747
-  _globals['_SCREENBATCHRESPONSE']._serialized_start=1750
-  _globals['_SCREENBATCHRESPONSE']._serialized_end=1878
-  _globals['_QUESTIONMIX']._serialized_start=1880
-  _globals['_QUESTIONMIX']._serialized_end=1953
-  _globals['_GENERATEQUESTIONSREQUEST']._serialized_start=1956
-  _globals['_GENERATEQUESTIONSREQUEST']._serialized_end=2156
-  _globals['_QUESTION']._serialized_start=2158
-  _globals['_QUESTION']._serialized_end=2244
-  _globals['_GENERATEQUESTIONSRESPONSE']._serialized_start=2247
-  _globals['_GENERATEQUESTIONSRESPONSE']._serialized_end=2515
-  _globals['_SCREENINGSERVICE']._serialized_start=3267
-  _globals['_SCREENINGSERVICE']._serialized_end=3542
+  _globals['_SCREENOPTIONS']._serialized_end=253
+  _globals['_SCREENREQUEST']._serialized_start=255
+  _globals['_SCREENREQUEST']._serialized_end=381
+  _globals['_REDACTIONCOUNT']._serialized_start=383
+  _globals['_REDACTIONCOUNT']._serialized_end=465
+  _globals['_DOCUMENTREPORT']._serialized_start=467
+  _globals['_DOCUMENTREPORT']._serialized_end=567
+  _globals['_REQUIREMENTASSESSMENT']._serialized_start=570
+  _globals['_REQUIREMENTASSESSMENT']._serialized_end=843
+  _globals['_SCREENRESPONSE']._serialized_start=846
+  _globals['_SCREENRESPONSE']._serialized_end=1286
+  _globals['_BATCHRESUME']._serialized_start=1288
+  _globals['_BATCHRESUME']._serialized_end=1360
+  _globals['_SCREENBATCHREQUEST']._serialized_start=1363
+  _globals['_SCREENBATCHREQUEST']._serialized_end=1498
+  _globals['_SCREENBATCHRESULT']._serialized_start=1501
+  _globals['_SCREENBATCHRESULT']._serialized_end=1637
+  _globals['_RANKEDRESUME']._serialized_start=1639
+  _globals['_RANKEDRESUME']._serialized_end=1707
+  _globals['_BATCHRANKING']._serialized_start=1709
+  _globals['_BATCHRANKING']._serialized_end=1794
+  _globals['_SCREENBATCHRESPONSE']._serialized_start=1797
+  _globals['_SCREENBATCHRESPONSE']._serialized_end=1925
+  _globals['_QUESTIONMIX']._serialized_start=1927
+  _globals['_QUESTIONMIX']._serialized_end=2000
+  _globals['_GENERATEQUESTIONSREQUEST']._serialized_start=2003
+  _globals['_GENERATEQUESTIONSREQUEST']._serialized_end=2203
+  _globals['_QUESTION']._serialized_start=2205
+  _globals['_QUESTION']._serialized_end=2291
+  _globals['_GENERATEQUESTIONSRESPONSE']._serialized_start=2294
+  _globals['_GENERATEQUESTIONSRESPONSE']._serialized_end=2562
+  _globals['_SCREENINGSERVICE']._serialized_start=3314
+  _globals['_SCREENINGSERVICE']._serialized_end=3589
 # @@protoc_insertion_point(module_scope)

@@ -62,16 +62,18 @@ QUESTION_TYPE_BEHAVIOURAL: QuestionType
 QUESTION_TYPE_OPEN_ENDED: QuestionType
 
 class ScreenOptions(_message.Message):
-    __slots__ = ("output_language", "blind_screening", "sampling", "prompt_version")
+    __slots__ = ("output_language", "blind_screening", "sampling", "prompt_version", "explain")
     OUTPUT_LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     BLIND_SCREENING_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
     output_language: str
     blind_screening: bool
     sampling: _common_pb2.SamplingParams
     prompt_version: str
-    def __init__(self, output_language: _Optional[str] = ..., blind_screening: _Optional[bool] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., prompt_version: _Optional[str] = ...) -> None: ...
+    explain: bool
+    def __init__(self, output_language: _Optional[str] = ..., blind_screening: _Optional[bool] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., prompt_version: _Optional[str] = ..., explain: _Optional[bool] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
     __slots__ = ("job_description", "resume", "options")
@@ -104,7 +106,7 @@ class DocumentReport(_message.Message):
     def __init__(self, format: _Optional[str] = ..., pages: _Optional[int] = ..., hidden_characters_dropped: _Optional[int] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RequirementAssessment(_message.Message):
-    __slots__ = ("requirement", "importance", "verdict", "evidence", "evidence_line", "confidence", "skills_list_evidence")
+    __slots__ = ("requirement", "importance", "verdict", "evidence", "evidence_line", "confidence", "skills_list_evidence", "value", "label")
     REQUIREMENT_FIELD_NUMBER: _ClassVar[int]
     IMPORTANCE_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +114,8 @@ class RequirementAssessment(_message.Message):
     EVIDENCE_LINE_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     SKILLS_LIST_EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
     requirement: str
     importance: RequirementImportance
     verdict: RequirementVerdict
@@ -119,7 +123,9 @@ class RequirementAssessment(_message.Message):
     evidence_line: int
     confidence: float
     skills_list_evidence: bool
-    def __init__(self, requirement: _Optional[str] = ..., importance: _Optional[_Union[RequirementImportance, str]] = ..., verdict: _Optional[_Union[RequirementVerdict, str]] = ..., evidence: _Optional[str] = ..., evidence_line: _Optional[int] = ..., confidence: _Optional[float] = ..., skills_list_evidence: _Optional[bool] = ...) -> None: ...
+    value: float
+    label: str
+    def __init__(self, requirement: _Optional[str] = ..., importance: _Optional[_Union[RequirementImportance, str]] = ..., verdict: _Optional[_Union[RequirementVerdict, str]] = ..., evidence: _Optional[str] = ..., evidence_line: _Optional[int] = ..., confidence: _Optional[float] = ..., skills_list_evidence: _Optional[bool] = ..., value: _Optional[float] = ..., label: _Optional[str] = ...) -> None: ...
 
 class ScreenResponse(_message.Message):
     __slots__ = ("match_score", "skills_matched", "skills_missing", "experience_evaluation", "red_flags", "summary", "usage", "model", "prompt_version", "redactions", "output_language", "document", "requirements", "requirements_fallback")

@@ -11,7 +11,7 @@ import pytest
 
 from hireserve.server.engine import LLM, SamplingParams
 from hireserve.server.metrics import Metrics
-from hireserve.server.prompts import build_screen_messages, screen_schema
+from hireserve.server.prompts import explain_v1
 from tests.observability.helpers import value
 
 # A rubric-like answer: fixed keys, enum verdicts, a bounded note. Most of it is forced.
@@ -45,14 +45,15 @@ def _llm(path: Any, **kwargs: Any) -> LLM:
 
 def _requests(llm: LLM) -> tuple[list[list[int]], list[SamplingParams]]:
     """Three constrained requests of different schemas sharing a prompt prefix, and two free."""
-    base = llm.tokenizer.apply_chat_template(
-        build_screen_messages("Senior Rust engineer, Kubernetes.", "Jane: 8 years of Rust.", "en"))
+    base = llm.tokenizer.apply_chat_template(explain_v1.messages(
+        [("Rust", "must", "met", "Jane: 8 years of Rust."), ("Kubernetes", "nice", "missing", "")],
+        "en"))
     prompts = [base, [*base, 1000, 2000], base[:-3], base, list(range(40, 90))]
     params = [
         SamplingParams(temperature=0.0, max_tokens=60, json_schema=json.dumps(RUBRIC)),
         SamplingParams(temperature=0.0, max_tokens=40, json_schema=json.dumps(NESTED)),
         SamplingParams(temperature=0.0, max_tokens=50,
-                       json_schema=json.dumps(screen_schema(0.05))),
+                       json_schema=json.dumps(explain_v1.schema(0.05))),
         SamplingParams(temperature=0.0, max_tokens=12, ignore_eos=True),
         SamplingParams(temperature=0.0, max_tokens=30, ignore_eos=True),
     ]

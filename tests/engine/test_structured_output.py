@@ -8,15 +8,11 @@ import json
 import pytest
 
 from hireserve.server.engine import LLM, SamplingParams
-from hireserve.server.prompts import (
-    QuestionMix,
-    build_screen_messages,
-    parse_questions_result,
-    parse_screen_result,
-    questions_schema,
-    screen_schema,
-)
+from hireserve.server.prompts import QuestionMix, explain_v1, parse_questions_result, questions_schema
 from hireserve.server.prompts.budget import worst_case_tokens
+
+VERDICTS = [("8 years of Rust", "must", "met", "Jane: 8 years of Rust."),
+            ("Kubernetes", "nice", "missing", "")]
 
 
 @pytest.fixture(scope="module")
@@ -26,21 +22,21 @@ def llm(tiny_chat) -> LLM:
 
 
 def _prompt(llm: LLM) -> list[int]:
-    messages = build_screen_messages("Senior Rust engineer.", "Jane: 8 years of Rust.", "en")
-    return llm.tokenizer.apply_chat_template(messages)
+    return llm.tokenizer.apply_chat_template(explain_v1.messages(VERDICTS, "en"))
 
 
 @pytest.mark.parametrize("temperature", [0.0, 1.0])
-def test_random_weights_always_give_a_parseable_screen_answer(llm, temperature) -> None:
-    schema = screen_schema()
+def test_random_weights_always_give_a_parseable_answer(llm, temperature) -> None:
+    schema = explain_v1.schema()
     budget = worst_case_tokens(schema)
     params = [SamplingParams(temperature=temperature, seed=seed, max_tokens=budget,
                              json_schema=json.dumps(schema)) for seed in range(6)]
     outputs = llm.generate([_prompt(llm)] * len(params), params)
     for out in outputs:
         assert out.finish_reason == "stop", "the grammar must end the answer, not max_tokens"
-        result = parse_screen_result(out.text)
-        assert 0 <= result.match_score <= 100
+        summary, evaluation = explain_v1.parse(out.text)
+        assert 0 < len(summary) <= explain_v1.MAX_CHARS
+        assert 0 < len(evaluation) <= explain_v1.MAX_CHARS
     assert llm.engine.runner.structured.failures == 0
 
 
@@ -57,11 +53,11 @@ def test_random_weights_give_the_requested_question_mix(llm) -> None:
 
 
 def test_constrained_and_free_requests_share_a_batch(llm) -> None:
-    schema = json.dumps(screen_schema(0.125))
+    schema = json.dumps(explain_v1.schema(0.125))
     free = SamplingParams(temperature=0.0, max_tokens=8, ignore_eos=True)
     constrained = SamplingParams(temperature=0.0, max_tokens=2000, json_schema=schema)
     prompt = _prompt(llm)
     alone_free = llm.generate([prompt], free)[0].token_ids
     both = llm.generate([prompt, prompt], [free, constrained])
     assert both[0].token_ids == alone_free  # the mask touched only its own row
-    parse_screen_result(both[1].text)
+    explain_v1.parse(both[1].text)

@@ -1,9 +1,11 @@
-"""Versioned prompt templates and the JSON schemas of their answers.
+"""Versioned prompt templates.
 
-A template module (screen_v2, requirements_v1, screen_v1, questions_v1) owns its
-PROMPT_VERSION, SCHEMA_VERSION, message builder, schema and parser; a new wording or schema is
-a new module, so answers stay traceable to the prompt that produced them (the response's
-prompt_version).
+A template module owns its PROMPT_VERSION and how its answer is read (prompts/protocol.py):
+scored templates (screen_v3, headings_v1) give a shared prefix, one short question per item and
+the answer words whose next-token probabilities are read; generated templates (questions_v1,
+labels_v1, explain_v1) give messages, a JSON schema the decoding is constrained to, and a
+parser. A new wording or schema is a new module, so answers stay traceable to the prompt that
+produced them (the response's prompt_version).
 """
 
 from hireserve.server.prompts.language import (
@@ -22,12 +24,6 @@ from hireserve.server.prompts.results import (
     Question,
     QuestionsResult,
     QuestionType,
-    ScreenResult,
-)
-from hireserve.server.prompts.screen_v1 import (
-    build_screen_messages,
-    parse_screen_result,
-    screen_schema,
 )
 
 # How the engine should compile these schemas with xgrammar: no free whitespace between tokens,
@@ -41,14 +37,10 @@ __all__ = [
     "QuestionMix",
     "QuestionType",
     "QuestionsResult",
-    "ScreenResult",
     "build_questions_messages",
-    "build_screen_messages",
     "detect_language",
     "language_name",
     "parse_questions_result",
-    "parse_screen_result",
     "questions_schema",
     "resolve_output_language",
-    "screen_schema",
 ]

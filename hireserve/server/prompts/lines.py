@@ -47,13 +47,28 @@ class Line:
     number: int = 0  # 1-based line of the text it comes from (sentences share their line's)
 
 
-def split_lines(text: str) -> list[Line]:
+def split_lines(text: str, *, list_titles: bool = False) -> list[Line]:
+    """`list_titles`: also take a short line that introduces a bulleted list as a heading,
+    whatever its words ("Profil recherché", "Se valorará", "任职要求（必须）"). Job descriptions
+    are laid out so in every language; in resumes a short role line above its bullets is
+    content ("Data Scientist, Acme, 2019-2021"), so resumes keep the default."""
     lines: list[Line] = []
     section = ""
-    for number, stripped in _unwrapped(text):
+    rows = _unwrapped(text)
+    in_list = blank_after_list = False
+    for i, (number, stripped) in enumerate(rows):
+        if not stripped:
+            blank_after_list = blank_after_list or in_list
         if not _CONTENT.search(_PLACEHOLDER.sub("", stripped)):
             continue  # blank, or nothing but placeholders ("[NAME]" is not a heading)
-        if is_heading(stripped):
+        if list_titles:
+            # A paragraph after a list and a blank line belongs to no heading ("You will work
+            # in English." under "Nice to have" is not one of its items).
+            bullet = bool(_BULLET.match(stripped))
+            if blank_after_list and not bullet:
+                section = ""
+            in_list, blank_after_list = bullet, False
+        if is_heading(stripped) or (list_titles and _titles_list(stripped, rows[i + 1:])):
             section = _heading_text(stripped)
             lines.append(Line(section, heading=True, section=section, number=number))
             continue
@@ -115,6 +130,20 @@ def is_heading(line: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return (all(c.isupper() for c in letters) and len(words) <= 4
             and (len(words) >= 2 or len(letters) >= 6))
+
+
+MAX_TITLE_CHARS = 40
+
+
+def _titles_list(line: str, after: list[tuple[int, str]]) -> bool:
+    """A short line, not a sentence and not a list item itself, directly above a list item."""
+    if _BULLET.match(line) or line.rstrip().endswith((".", "!", "?", ";", "。", "！", "？", "；")):
+        return False
+    text = _heading_text(line)
+    if not text or len(text) > MAX_TITLE_CHARS or len(text.split()) > MAX_HEADING_WORDS:
+        return False
+    following = next((row for _, row in after if row), "")
+    return bool(_BULLET.match(following))
 
 
 def _heading_text(line: str) -> str:

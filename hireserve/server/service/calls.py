@@ -41,16 +41,15 @@ async def stream_completion(
     prompt_ids: list[int],
     params: SamplingParams,
     *,
-    context: grpc.aio.ServicerContext,
+    deadline: float | None,
     request_id: str,
     field: str,
     retry_after_s: float,
 ) -> AsyncGenerator[RequestOutput, None]:
-    """Submits and streams; `field` names the request field a too-long prompt is blamed on."""
+    """Submits and streams; `field` names the request field a too-long prompt is blamed on,
+    `deadline` is on the engine's clock (see deadline_of)."""
     try:
-        stream = await engine.submit(
-            prompt_ids, params, request_id=request_id, deadline=deadline_of(context)
-        )
+        stream = await engine.submit(prompt_ids, params, request_id=request_id, deadline=deadline)
     except PromptTooLongError as exc:
         raise invalid_argument(field, str(exc)) from exc
     except QueueFullError as exc:
@@ -60,7 +59,7 @@ async def stream_completion(
     try:
         async for out in stream:
             if out.finished and out.finish_reason == "abort":
-                raise _aborted(out)
+                raise aborted_error(out.abort_reason)
             yield out
     except EngineDeadError as exc:
         raise ServiceError(grpc.StatusCode.INTERNAL, f"engine failure: {exc}") from exc
@@ -90,14 +89,15 @@ async def run_completion(
     return Completion(ids, "".join(text), last, logprobs)
 
 
-def _aborted(out: RequestOutput) -> ServiceError:
-    if out.abort_reason == "deadline":
+def aborted_error(reason: str | None) -> ServiceError:
+    """The error of a request the engine aborted, by the engine's abort reason."""
+    if reason == "deadline":
         return ServiceError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
-    if out.abort_reason == "shutdown":
+    if reason == "shutdown":
         return ServiceError(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
-    if out.abort_reason == "invalid_schema":  # admission let through what xgrammar refused
+    if reason == "invalid_schema":  # admission let through what xgrammar refused
         return invalid_argument("json_schema", "the grammar engine could not compile the schema")
-    if out.abort_reason in ("grammar_error", "output_error"):  # this request only, logged
+    if reason in ("grammar_error", "output_error"):  # this request only, logged
         return ServiceError(grpc.StatusCode.INTERNAL,
-                            f"generation failed for this request ({out.abort_reason})")
-    return ServiceError(grpc.StatusCode.CANCELLED, f"request aborted ({out.abort_reason})")
+                            f"generation failed for this request ({reason})")
+    return ServiceError(grpc.StatusCode.CANCELLED, f"request aborted ({reason})")

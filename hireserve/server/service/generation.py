@@ -11,7 +11,7 @@ import hireserve
 from hireserve.server.engine.async_engine import AsyncEngine
 from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.errors import invalid_argument
-from hireserve.server.service.calls import stream_completion
+from hireserve.server.service.calls import deadline_of, stream_completion
 from hireserve.server.service.convert import FINISH_REASONS, sampling_from_proto, usage_of
 from hireserve.server.service.rpc import ServiceState, request_id, stream, unary
 from hireserve.server.service.schema_compiler import SchemaAdmission
@@ -70,7 +70,7 @@ class GenerationServicer(generation_pb2_grpc.GenerationServiceServicer):
         hold = max((len(s) for s in stops), default=1) - 1
         pending = ""
         stream = stream_completion(
-            self.engine, prompt_ids, params, context=context,
+            self.engine, prompt_ids, params, deadline=deadline_of(context),
             request_id=f"gen-{request_id()}", field=field,
             retry_after_s=self.retry_after_s,
         )

@@ -4,16 +4,13 @@ A 30 MB job description once split into lines on the event loop for 1.6 s (three
 health for 5 s, past the readiness probe's limit). Now one longer than `max_chars`
 (ServerConfig.max_job_description_chars, 100,000 characters: ~25K tokens) is refused
 INVALID_ARGUMENT naming `job_description` and the limit, checked by length before the text is
-even stripped; and its lines are split on a worker thread (`job_lines_off_loop`).
+even stripped; its lines are split on a worker thread by the screening pipeline
+(screening/job.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from hireserve.server.errors import invalid_argument
-from hireserve.server.prompts.lines import Line
-from hireserve.server.service.requirements import job_lines
 
 FIELD = "job_description"
 
@@ -28,7 +25,3 @@ def check_job_description(text: str, *, max_chars: int, required: bool) -> str:
     if required and not jd:
         raise invalid_argument(FIELD, "the job description is empty")
     return jd
-
-
-async def job_lines_off_loop(jd: str) -> list[Line]:
-    return await asyncio.to_thread(job_lines, jd)

@@ -1,0 +1,73 @@
+"""One resume against one analysed job: the questions, the verdicts, the evidence, the score.
+
+    Assessor.assess(profile, prepared, call) -> Assessed
+
+All of the resume's questions are submitted together: the engine computes the resume (the
+shared prefix) once, then each question's few tokens. P(yes) is placed between the
+requirement's anchors (screening/calibration.py), the verdict and the score follow in code
+(screening/verdicts.py), and the evidence is one of the resume's own lines
+(screening/evidence.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hireserve.server.engine.outputs import ScoreOutput
+from hireserve.server.prompts import screen_v3
+from hireserve.server.prompts.lines import Line
+from hireserve.server.prompts.protocol import answer_candidates, question_prompts
+from hireserve.server.screening.calibration import yes_probability
+from hireserve.server.screening.calls import Call, ModelCalls, Tokens
+from hireserve.server.screening.evidence import choose_evidence
+from hireserve.server.screening.job import JobProfile
+from hireserve.server.screening.verdicts import Assessment, Verdict, match_score, verdict_of
+
+
+@dataclass(frozen=True)
+class Assessed:
+    assessments: tuple[Assessment, ...]
+    match_score: int
+    tokens: Tokens
+
+
+def resume_rows(lines: Sequence[Line]) -> list[str]:
+    """The resume as the model reads it: headings as they are, content lines as bullets."""
+    return [line.text if line.heading else f"- {line.text}" for line in lines]
+
+
+class Assessor:
+    def __init__(self, calls: ModelCalls) -> None:
+        self.calls = calls
+        words = answer_candidates(calls.tokenizer, screen_v3.ANSWER_WORDS)
+        self.yes, self.no = words["yes"], words["no"]
+
+    async def assess(self, profile: JobProfile, lines: Sequence[Line], call: Call, *,
+                     field: str) -> Assessed:
+        requirements = profile.requirements
+        if not requirements:
+            return Assessed((), 0, Tokens())
+        _, prompts = await asyncio.to_thread(
+            question_prompts, self.calls.tokenizer,
+            screen_v3.prefix_messages(resume_rows(lines)),
+            [screen_v3.question(r.text) for r in requirements])
+        outputs = await self.calls.score(prompts, [*self.yes, *self.no], call, field=field)
+        return self._verdicts(profile, lines, outputs)
+
+    def _verdicts(self, profile: JobProfile, lines: Sequence[Line],
+                  outputs: Sequence[ScoreOutput]) -> Assessed:
+        p_yes = [yes_probability(o.logprobs, self.yes, self.no) for o in outputs]
+        values = [a.value(p) for a, p in zip(profile.anchors, p_yes, strict=True)]
+        verdicts = [verdict_of(v) for v in values]
+        content = [line for line in lines if not line.heading]
+        evidence = choose_evidence(
+            [r.text for r in profile.requirements], content,
+            shown=[v is not Verdict.MISSING for v in verdicts], order=values)
+        assessments = tuple(
+            Assessment(r, v, verdict, max(p, 1.0 - p), ev if verdict is not Verdict.MISSING
+                       else None)
+            for r, v, verdict, p, ev in zip(profile.requirements, values, verdicts, p_yes,
+                                            evidence, strict=True))
+        return Assessed(assessments, match_score(assessments), Tokens.of_scores(outputs))
