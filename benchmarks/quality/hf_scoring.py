@@ -3,7 +3,7 @@
 For a subset of the screened resumes, each resume's questions are rebuilt exactly as the server
 asks them: the resume read and redacted by the server's own code (service/resume.py), its rows
 as the model reads them (screening/assess.resume_rows), the requirement lines the server
-reported for it, and the token ids of prompts/protocol.question_prompts with the server's
+reported for it, and the token ids of screening/assess.resume_prompts with the server's
 tokenizer. transformers (AutoModelForCausalLM on the same weights the server serves, as
 benchmarks/hf_baseline.py loads them, in the server's dtype) scores every question as its own
 sequence, in static batches with left padding (prompts sorted by length, so a batch pads
@@ -40,17 +40,13 @@ class Resume:
 def question_prompts(tokenizer: Any, resume: Resume) -> list[list[int]]:
     """The token ids of the resume's questions, as the server builds them."""
     from hireserve.server.documents import DocumentLimits
-    from hireserve.server.prompts import protocol, screen_v3
-    from hireserve.server.screening.assess import resume_rows
+    from hireserve.server.screening.assess import resume_prompts
     from hireserve.server.service.resume import prepare_resume
     from hireserve.v1 import common_pb2
 
     prepared = prepare_resume(common_pb2.Document(text=resume.text), field="resume", blind=True,
                               limits=DocumentLimits())
-    # as screening/assess.Assessor.assess builds them
-    _, prompts = protocol.question_prompts(
-        tokenizer, screen_v3.prefix_messages(resume_rows(prepared.lines)),
-        [screen_v3.question(r) for r in resume.requirements])
+    prompts, _ = resume_prompts(tokenizer, prepared.lines, resume.requirements)
     return prompts
 
 

@@ -139,14 +139,16 @@ class AsyncEngine:
         request_id: str | None = None,
         priority: int = 0,
         deadline: float | None = None,
+        attention_spans: Sequence[tuple[int, int]] = (),
     ) -> ScoreOutput:
         """A prefill-only request: the log-probabilities of `candidate_token_ids` at the last
         prompt position; nothing is generated and the prompt's full blocks stay in the prefix
         cache. Raises the scheduler's admission errors (and ValueError for bad candidates) like
         `submit`, EngineDeadError if the engine fails. A passed deadline or an abort returns a
         ScoreOutput with finish_reason "abort" and its abort_reason ("deadline", ...).
-        Cancelling the awaiting task aborts the request and frees its blocks."""
-        params = ScoringParams(tuple(candidate_token_ids))
+        Cancelling the awaiting task aborts the request and frees its blocks.
+        `attention_spans`: prompt token ranges whose attention mass the answer reports."""
+        params = ScoringParams(tuple(candidate_token_ids), tuple(attention_spans))
         request_id, stream = await self._open(prompt_token_ids, params, request_id, priority,
                                               deadline)
         try:

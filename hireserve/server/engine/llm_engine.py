@@ -227,13 +227,15 @@ class LLMEngine:
         updates = self._isolate_failures(updates, outputs)
         for u in updates:
             if u.finish_reason is FinishReason.SCORED:
-                outputs.append(self._deliver_score(u.seq, ran.scores[u.seq.seq_id]))
+                outputs.append(self._deliver_score(u.seq, ran.scores[u.seq.seq_id],
+                                                   ran.attention.get(u.seq.seq_id, ())))
             elif u.new_token_ids or u.finished:
                 outputs.append(self._deliver_safely(u, _token_logprobs(u, ran)))
         stats = StepStats(ran.seconds, ran.num_batched_tokens, forced)
         return StepResult(outputs, self.scheduler.stats(), stats)
 
-    def _deliver_score(self, seq: Sequence, logprobs: dict[int, float]) -> ScoreOutput:
+    def _deliver_score(self, seq: Sequence, logprobs: dict[int, float],
+                       attention: tuple[float, ...]) -> ScoreOutput:
         req = self._by_seq[seq.seq_id]
         req.metrics.first_scheduled_time = seq.first_scheduled_time
         req.metrics.finished_time = time.monotonic()
@@ -245,6 +247,7 @@ class LLMEngine:
             num_cached_tokens=seq.num_cached_tokens,
             finish_reason="scored",
             metrics=req.metrics,
+            attention=attention,
         )
 
     def _deliver(

@@ -53,6 +53,7 @@ class ScoreOutput:
     finish_reason: str  # "scored" | "abort"
     abort_reason: str | None = None  # "cancelled", "deadline", ... when finish_reason is "abort"
     metrics: RequestMetrics | None = None
+    attention: tuple[float, ...] = ()  # per ScoringParams.attention_spans, when asked
 
     @property
     def finished(self) -> bool:

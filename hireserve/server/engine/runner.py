@@ -24,11 +24,12 @@ from hireserve.scheduler.output import SchedulerOutput
 from hireserve.scheduler.sequence import ChunkKind, Sequence
 from hireserve.server.engine.kv_cache import KVCache
 from hireserve.server.engine.outputs import TokenLogprobs
-from hireserve.server.engine.sampling_params import SamplingParams
+from hireserve.server.engine.sampling_params import SamplingParams, ScoringParams
 from hireserve.server.engine.step import RunnerOutput
 from hireserve.server.engine.structured import StructuredOutputManager
 from hireserve.server.layers.attention.backend import select_backend
 from hireserve.server.layers.attention.metadata import AttentionMetadata, forward_context
+from hireserve.server.layers.attention.probe import AttentionProbe, probe_layers
 from hireserve.server.layers.sampler import Sampler, SamplingTensors, constrained_logprobs
 from hireserve.server.models.config import ModelConfig
 from hireserve.server.models.qwen2 import Qwen2ForCausalLM
@@ -80,8 +81,10 @@ class ModelRunner:
         if len(layers) != model_config.num_layers:
             raise ValueError(f"model has {len(layers)} attention layers, config says "
                              f"{model_config.num_layers}")
-        for layer, k, v in zip(layers, self.kv_cache.k, self.kv_cache.v, strict=True):
-            layer.bind(k, v, self.backend)
+        for index, (layer, k, v) in enumerate(
+                zip(layers, self.kv_cache.k, self.kv_cache.v, strict=True)):
+            layer.bind(k, v, self.backend, index)
+        self.probe_layers = probe_layers(len(layers))
         self.sampler = Sampler()
         self.structured = structured  # masks the rows of constrained sequences; None: none are
         self._pin = self.device.type == "cuda"
@@ -107,6 +110,8 @@ class ModelRunner:
         tables: list[list[int]] = []
         logits_rows: list[int] = []
         logits_chunks: list[int] = []
+        probe_rows: list[int] = []  # scoring chunks that ask where their answer looks
+        probe_batch: list[int] = []
         num_decodes = 0  # the leading DECODE chunks: one query token each, batched attention
         for i, chunk in enumerate(output.chunks):
             seq, start, end = chunk.seq, chunk.start, chunk.start + chunk.num_tokens
@@ -129,6 +134,10 @@ class ModelRunner:
             if chunk.computes_logits:
                 logits_rows.append(len(input_ids) - 1)
                 logits_chunks.append(i)
+                params = seq.sampling_params
+                if chunk.score and isinstance(params, ScoringParams) and params.attention_spans:
+                    probe_rows.append(len(input_ids) - 1)
+                    probe_batch.append(i)
         width = max((len(t) for t in tables), default=0)
         padded = [t + [0] * (width - len(t)) for t in tables]
         cu = [0]
@@ -145,6 +154,8 @@ class ModelRunner:
             seq_lens_cpu=seq_lens,
             num_decodes=num_decodes,
             block_size=bs,
+            probe=(AttentionProbe(probe_rows, probe_batch, self.probe_layers)
+                   if probe_rows else None),
         )
         return StepInputs(
             input_ids=self._tensor(input_ids, torch.int64),
@@ -204,6 +215,7 @@ class ModelRunner:
                 sampled[i] = token
         scores = self._scores([output.chunks[rows[r]].seq for r in score_at], logits, score_at)
         return RunnerOutput(sampled=sampled, logprobs=logprobs, scores=scores,
+                            attention=_span_attention(output, inputs.meta.probe),
                             seconds=time.perf_counter() - started,
                             num_batched_tokens=output.num_batched_tokens)
 
@@ -261,3 +273,15 @@ class ModelRunner:
             entry.setdefault(tokens[row], chosen_l[i])
             result[seqs[row].seq_id] = entry
         return result
+
+
+def _span_attention(output: SchedulerOutput, probe: AttentionProbe | None
+                    ) -> dict[int, tuple[float, ...]]:
+    """seq_id -> attention per requested span, for the probed scoring chunks of this step."""
+    if probe is None:
+        return {}
+    result = {}
+    for p, i in enumerate(probe.batch_index):
+        seq = output.chunks[i].seq
+        result[seq.seq_id] = probe.span_mass(p, seq.sampling_params.attention_spans)
+    return result

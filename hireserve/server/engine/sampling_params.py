@@ -58,9 +58,13 @@ class ScoringParams:
     """A prefill-only request: the engine computes the prompt and returns the log-probabilities
     of `candidate_token_ids` at its last position (log_softmax over the whole vocabulary in
     fp32: no temperature, penalty or grammar). Nothing is sampled. The engine checks the ids
-    against its vocabulary when the request is added."""
+    against its vocabulary when the request is added.
+
+    `attention_spans`: [start, end) token ranges of the prompt; the answer then also carries,
+    per span, the attention mass its last position puts on it (layers/attention/probe.py)."""
 
     candidate_token_ids: tuple[int, ...]
+    attention_spans: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         try:  # ints of any kind (numpy's too), never floats or strings
@@ -77,3 +81,7 @@ class ScoringParams:
             raise ValueError("candidate_token_ids must be >= 0")
         if len(set(ids)) != len(ids):
             raise ValueError("candidate_token_ids has duplicates")
+        spans = tuple((operator.index(a), operator.index(b)) for a, b in self.attention_spans)
+        if any(not 0 <= a < b for a, b in spans):
+            raise ValueError("attention_spans must be [start, end) ranges with 0 <= start < end")
+        object.__setattr__(self, "attention_spans", spans)

@@ -24,6 +24,8 @@ class RunnerOutput:
     logprobs: dict[int, TokenLogprobs] = field(default_factory=dict)
     # seq_id -> candidate id -> logprob, for the prefill-only sequences this step finished
     scores: dict[int, dict[int, float]] = field(default_factory=dict)
+    # seq_id -> attention mass per requested span (ScoringParams.attention_spans)
+    attention: dict[int, tuple[float, ...]] = field(default_factory=dict)
     seconds: float = 0.0  # wall time of the step: inputs, forward, sampling
     num_batched_tokens: int = 0
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 # the chat template leave it alone: it is plain ASCII that no resume is likely to hold, and
 # the text around it is split on it only once).
 _SLOT = "\x00QUESTION\x00"
+BODY_SLOT = "\x00BODY\x00"  # where a document's rows go, one per line (sectioned_prompts)
 
 
 class ChatTokenizer(Protocol):
@@ -87,3 +88,25 @@ def answer_candidates(tokenizer: ChatTokenizer, words: Mapping[str, tuple[str, .
             raise ValueError(f"no token spells the answer {name!r}")
         out[name] = tuple(ids)
     return out
+
+
+def sectioned_prompts(tokenizer: ChatTokenizer, messages: list[dict[str, str]],
+                      rows: Sequence[str], questions: Sequence[str]
+                      ) -> tuple[list[int], list[tuple[int, int]], list[list[int]]]:
+    """Like `question_prompts`, for messages holding BODY_SLOT where `rows` go (one per line,
+    each followed by a newline): also the token span [start, end) of each row in the prefix,
+    for questions that ask where the model looked (ScoringParams.attention_spans). Each row is
+    encoded on its own, so its tokens are exactly its span's."""
+    rendered = tokenizer.render_chat(with_slot(messages), add_generation_prompt=True)
+    head, sep, rest = rendered.partition(BODY_SLOT)
+    middle, sep2, tail = rest.partition(_SLOT)
+    if not sep or not sep2 or BODY_SLOT in rest or _SLOT in tail:
+        raise ValueError("the chat template lost or repeated a slot")
+    prefix = tokenizer.encode(head)
+    spans: list[tuple[int, int]] = []
+    for row in rows:
+        ids = tokenizer.encode(row + "\n")
+        spans.append((len(prefix), len(prefix) + len(ids)))
+        prefix += ids
+    prefix += tokenizer.encode(middle)
+    return prefix, spans, [prefix + tokenizer.encode(q + tail) for q in questions]

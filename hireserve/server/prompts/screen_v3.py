@@ -19,6 +19,7 @@ the requirement outright (the top).
 from __future__ import annotations
 
 from hireserve.server.prompts.fence import defuse
+from hireserve.server.prompts.protocol import BODY_SLOT
 
 PROMPT_VERSION = "screen_v3"
 
@@ -48,9 +49,20 @@ UNRELATED_RESUMES = (
 
 def prefix_messages(resume_rows: list[str]) -> list[dict[str, str]]:
     """The shared prefix; the question goes at the end of the user message."""
-    body = "\n".join(defuse(row) for row in resume_rows)
+    body = "".join(f"{defuse(row)}\n" for row in resume_rows)
     return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": f"Resume:\n{body}\n\n"}]
+            {"role": "user", "content": f"Resume:\n{body}\n"}]
+
+
+def sectioned_messages() -> list[dict[str, str]]:
+    """prefix_messages with the resume's rows left to BODY_SLOT (protocol.sectioned_prompts),
+    which then knows each row's tokens: the same text, row by row."""
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": f"Resume:\n{BODY_SLOT}\n"}]
+
+
+def rows_for_model(resume_rows: list[str]) -> list[str]:
+    return [defuse(row) for row in resume_rows]
 
 
 def question(requirement: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from hireserve.server.engine.outputs import ScoreOutput
 from hireserve.server.prompts import screen_v3
 from hireserve.server.prompts.lines import Line
-from hireserve.server.prompts.protocol import answer_candidates, question_prompts
+from hireserve.server.prompts.protocol import ChatTokenizer, answer_candidates, sectioned_prompts
 from hireserve.server.screening.calibration import yes_probability
 from hireserve.server.screening.calls import Call, ModelCalls, Tokens
 from hireserve.server.screening.evidence import choose_evidence
@@ -38,6 +38,19 @@ def resume_rows(lines: Sequence[Line]) -> list[str]:
     return [line.text if line.heading else f"- {line.text}" for line in lines]
 
 
+def resume_prompts(tokenizer: ChatTokenizer, lines: Sequence[Line],
+                   requirement_texts: Sequence[str]
+                   ) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """The token ids of each requirement's question about the resume (all sharing one prefix),
+    and the token span of each content line (not headings) in that prefix."""
+    _, spans, prompts = sectioned_prompts(
+        tokenizer, screen_v3.sectioned_messages(),
+        screen_v3.rows_for_model(resume_rows(lines)),
+        [screen_v3.question(t) for t in requirement_texts])
+    content = [span for line, span in zip(lines, spans, strict=True) if not line.heading]
+    return prompts, content
+
+
 class Assessor:
     def __init__(self, calls: ModelCalls) -> None:
         self.calls = calls
@@ -49,11 +62,10 @@ class Assessor:
         requirements = profile.requirements
         if not requirements:
             return Assessed((), 0, Tokens())
-        _, prompts = await asyncio.to_thread(
-            question_prompts, self.calls.tokenizer,
-            screen_v3.prefix_messages(resume_rows(lines)),
-            [screen_v3.question(r.text) for r in requirements])
-        outputs = await self.calls.score(prompts, [*self.yes, *self.no], call, field=field)
+        prompts, spans = await asyncio.to_thread(
+            resume_prompts, self.calls.tokenizer, lines, [r.text for r in requirements])
+        outputs = await self.calls.score(prompts, [*self.yes, *self.no], call, field=field,
+                                         attention_spans=spans)
         return self._verdicts(profile, lines, outputs)
 
     def _verdicts(self, profile: JobProfile, lines: Sequence[Line],
@@ -62,9 +74,11 @@ class Assessor:
         values = [a.value(p) for a, p in zip(profile.anchors, p_yes, strict=True)]
         verdicts = [verdict_of(v) for v in values]
         content = [line for line in lines if not line.heading]
+        attention = [list(o.attention) for o in outputs]
         evidence = choose_evidence(
             [r.text for r in profile.requirements], content,
-            shown=[v is not Verdict.MISSING for v in verdicts], order=values)
+            shown=[v is not Verdict.MISSING for v in verdicts], order=values,
+            attention=attention if all(len(a) == len(content) for a in attention) else None)
         assessments = tuple(
             Assessment(r, v, verdict, max(p, 1.0 - p), ev if verdict is not Verdict.MISSING
                        else None)

@@ -81,15 +81,18 @@ class ModelCalls:
         return self.engine.tokenizer
 
     async def score(self, prompts: Sequence[list[int]], candidates: Sequence[int], call: Call,
-                    *, field: str, tag: str = "q") -> list[ScoreOutput]:
-        """One ScoreOutput per prompt, in order. All are submitted before any is awaited."""
+                    *, field: str, tag: str = "q",
+                    attention_spans: Sequence[tuple[int, int]] = ()) -> list[ScoreOutput]:
+        """One ScoreOutput per prompt, in order. All are submitted before any is awaited.
+        `attention_spans`: prompt spans each answer reports its attention over (shared)."""
         if not prompts:
             return []
 
         async def one(i: int, ids: list[int]) -> ScoreOutput:
             try:
                 out = await self.engine.score(ids, candidates, deadline=call.deadline,
-                                              request_id=f"{call.request_id}-{tag}{i}")
+                                              request_id=f"{call.request_id}-{tag}{i}",
+                                              attention_spans=attention_spans)
             except PromptTooLongError as exc:
                 raise invalid_argument(field, str(exc)) from exc
             except QueueFullError as exc:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from hireserve.server.layers.attention.probe import AttentionProbe
+
 
 @dataclass
 class AttentionMetadata:
@@ -30,6 +32,7 @@ class AttentionMetadata:
     seq_lens_cpu: list[int]
     num_decodes: int  # the first num_decodes sequences have query length 1
     block_size: int
+    probe: AttentionProbe | None = None  # scoring rows whose attention is recorded (see probe.py)
 
     @property
     def num_seqs(self) -> int:
