@@ -49,7 +49,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     ),
     ("system", r"(?:系统提示|系統提示|系统指令|系統指令|系统消息|提示词)"),
     # A fake closing/opening of the prompt's own sections: "</resume>", "<system>".
-    ("system", r"^\s*</?\s*(?:resume|cv|system|user|assistant|instructions?|job)\s*>\s*$"),
+    ("system", r"</?\s*(?:resume|cv|system|user|assistant|instructions?|job)\s*>"),
     (
         "score",
         r"\b(?:rate|score|rank|grade|give|assign|mark|evaluate)\s+(?:this\s+|the\s+|me\s+)?"
