@@ -226,3 +226,42 @@ def test_closed_pool_refuses() -> None:
             await _prepare(pool, PDF)
 
     run(main())
+
+
+def test_workers_die_with_the_server(tmp_path) -> None:
+    """A server killed with SIGKILL leaves no worker behind, even one busy parsing a bomb
+    (PR_SET_PDEATHSIG: without it the worker would parse on until its CPU limit)."""
+    import subprocess
+    import sys
+
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(shared_content_pdf())
+    script = (
+        "import asyncio\n"
+        "from hireserve.server.documents import DocumentLimits\n"
+        "from hireserve.server.documents.pool import DocumentPool\n"
+        "async def main():\n"
+        "    limits = DocumentLimits(max_content_bytes=10**9, max_content_operators=10**9,\n"
+        "                            max_cpu_seconds=60, max_wall_seconds=60)\n"
+        "    pool = DocumentPool(limits, workers=1)\n"
+        f"    data = open({str(bomb)!r}, 'rb').read()\n"
+        "    task = asyncio.ensure_future(pool.prepare(data, '', '', field='r', blind=False))\n"
+        "    while not pool._live:\n"
+        "        await asyncio.sleep(0.01)\n"
+        "    await asyncio.sleep(0.5)  # started, reading the bomb\n"
+        "    print(next(iter(pool._live)).proc.pid, flush=True)\n"
+        "    await task\n"
+        "asyncio.run(main())\n")
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(server.stdout.readline())
+        assert not _dead(worker)
+        server.kill()
+        server.wait(10)
+        end = time.monotonic() + 3
+        while not _dead(worker) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert _dead(worker)
+    finally:
+        if server.poll() is None:
+            server.kill()

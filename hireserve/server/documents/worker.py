@@ -88,6 +88,8 @@ def _answer(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], boo
     except MemoryError:
         return {"error": [field, "reading it needs more memory than the limit of "
                                  f"{limits.max_memory_bytes // 2**20} MiB"]}, True
+    except Exception as exc:  # a bug past the readers: never a traceback quoting the document
+        return {"error": [field, f"unreadable document ({type(exc).__name__})"]}, True
     finally:
         resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
