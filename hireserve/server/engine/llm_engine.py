@@ -33,7 +33,7 @@ from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.engine.structured import GrammarCompilerCache, StructuredOutputManager
 from hireserve.server.engine.tokenizer import Tokenizer
 from hireserve.server.models.loader import load_model
-from hireserve.server.models.source import resolve_model
+from hireserve.server.models.source import SourceKind, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class LLMEngine:
         self.args = args
         self.device = args.resolved_device()
         self.dtype = args.resolved_dtype()
+        args.apply_cpu_threads()
         torch.manual_seed(args.seed)
         self.source = resolve_model(args.model)
         self.block_size = args.resolved_block_size()
@@ -65,6 +66,7 @@ class LLMEngine:
             device=self.device,
             load_format=args.load_format,
             rope_scaling=args.rope_scaling,
+            quantization=args.resolved_quantization(self.source.kind is SourceKind.GGUF),
         )
         self.tokenizer = Tokenizer.from_source(self.source)
         self.max_model_len = args.max_model_len or self.model_config.max_model_len
