@@ -5,16 +5,19 @@ layers it leaves out are dense. It is decided before the model is built, because
 layer allocates its packed weight at construction:
 
 - A GGUF at `int4` keeps the file's precision: the types in `gguf_quants.INT4_TYPES` become
-  int4 groups of 32 with their own 4-bit values (Q4_x: one plane; Q5_0, Q8_0: two, exact);
-  Q6_K and the other types, whose scales cover 16 weights, become int8 per row. A fused layer
-  (q/k/v, gate/up) takes the widest of its parts: int8 if any part needs it, else the most
-  planes.
+  int4 groups of 32 with their own 4-bit values (Q4_x: one plane; Q5_0, Q8_0: two, exact).
+  Q6_K and the other types, whose scales cover 16 weights, are rounded to 8 bits per group of
+  32 in two planes: finer than the file's 6 bits, and faster than torch's int8 kernel, which
+  also has only one scale per row (measured: benchmarks/RESULTS.md, "int4 weights"). A fused
+  layer (q/k/v, gate/up) takes the most planes of its parts.
 - A dense checkpoint (safetensors, dummy) at `int4` rounds every linear to nearest, groups of
   128 (smaller where a tensor-parallel shard's input is not a multiple of 128).
 - `int8` makes every linear int8 per row; `none` keeps every layer dense.
 
 The LM head (V x H, the largest matrix: a quarter of the 0.5B's decode reads) follows the same
-rule: the 0.5B's Q8_0 head becomes two exact int4 planes, the 1.5B's Q6_K head int8 per row.
+rule: two planes for the 0.5B's Q8_0 head (exact) and the 1.5B's Q6_K one. Measured on the
+0.5B: one plane (the head rounded to 4 bits) decodes 13% faster but moves the logits 8x more
+than int8 per row does; int8 per row is 25% slower than two planes.
 The embedding is never quantized (layers/embed_head.py says why).
 """
 
@@ -25,7 +28,7 @@ from collections.abc import Iterator
 
 from hireserve.server.layers.quantization.methods import QuantSpec
 from hireserve.server.models.config import ModelConfig
-from hireserve.server.models.gguf_quants import INT4_TYPES, PLANES
+from hireserve.server.models.gguf_quants import PLANES
 
 QUANTIZATION_MODES = ("int4", "int8", "none")
 RTN_GROUP_SIZES = (128, 64, 32)  # preferred first
@@ -52,17 +55,13 @@ def linear_layers(config: ModelConfig, tp_size: int = 1) -> Iterator[tuple[str, 
 def _native(gguf_type: str) -> QuantSpec | None:
     if gguf_type in _DENSE_TYPES:
         return None
-    if gguf_type in INT4_TYPES:
-        return QuantSpec("int4", 32, PLANES[gguf_type])
-    return QuantSpec("int8")
+    return QuantSpec("int4", 32, PLANES.get(gguf_type, 2))
 
 
 def _widest(specs: list[QuantSpec | None]) -> QuantSpec | None:
     quantized = [s for s in specs if s is not None]
     if not quantized:
         return None
-    if any(s.kind == "int8" for s in quantized):
-        return QuantSpec("int8")
     return QuantSpec("int4", 32, max(s.planes for s in quantized))
 
 

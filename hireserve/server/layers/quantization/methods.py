@@ -7,8 +7,9 @@ tensor, where in this rank's weight); the method owns the storage:
 - `DenseMethod`: `weight` [N, K] in the model dtype, `F.linear`.
 - `Int4Method`: torch's int4pack (`qweight`, `scales_and_zeros`), group-wise scales and zeros,
   P planes side by side along K (x is repeated P times: one kernel call). Checkpoint values
-  arrive as `Int4Groups` (a GGUF's own 4-bit values) or dense (rounded to nearest here), are
-  staged unpacked, and packed by `finalize` once every shard is in. On CPU a step with at
+  arrive as `Int4Groups` (a GGUF's own 4-bit values) or dense (rounded to nearest here: 4 bits
+  for one plane, 8 for two), are staged unpacked, and packed by `finalize` once every shard is
+  in. On CPU a step with at
   least `DENSE_MIN_TOKENS` tokens (a prefill) unpacks the weight into bf16 and runs a dense
   GEMM instead, where that is faster (measured: benchmarks/RESULTS.md, "int4 weights").
 - `Int8Method`: `aten._weight_int8pack_mm` with one scale per output row.
@@ -113,7 +114,10 @@ class Int4Method(LinearMethod):
         if in_size % self.group_size:
             raise ValueError(f"input size {in_size} is not a multiple of the int4 group "
                              f"size {self.group_size}")
+        # The kernels take output rows in blocks of 16 (CPU) or 8 (CUDA): pad to 64 (the CPU
+        # layout's block, which `dequantize_t` reads) with zero rows, cut from the output.
         self.in_size, self.out_size = in_size, out_size
+        out_size = self.padded_out = -(-out_size // 64) * 64
         k = in_size * self.planes
         if torch.get_default_device().type == "cuda":
             tiles = int4pack.cuda_inner_k_tiles(k)
@@ -127,11 +131,12 @@ class Int4Method(LinearMethod):
 
     def load(self, layer: nn.Module, loaded: torch.Tensor | QuantizedWeight,
              shard: Shard) -> None:
-        if not isinstance(loaded, Int4Groups) or loaded.group_size != self.group_size:
-            loaded = Int4Groups.quantize(dense(loaded), self.group_size)
+        if not isinstance(loaded, Int4Groups) or loaded.group_size != self.group_size or \
+                loaded.planes > self.planes:  # anything else is rounded to nearest here
+            loaded = Int4Groups.quantize(dense(loaded), self.group_size, self.planes)
         part = loaded.with_planes(self.planes).narrow(shard.dim, shard.start, shard.size)
         if self.staging is None:
-            p, n, k = self.planes, self.out_size, self.in_size
+            p, n, k = self.planes, self.padded_out, self.in_size
             groups = (p, n, k // self.group_size)
             self.staging = Int4Groups(torch.full((p, n, k), INT4_MID, dtype=torch.uint8),
                                       torch.zeros(groups), torch.zeros(groups), self.group_size)
@@ -145,7 +150,7 @@ class Int4Method(LinearMethod):
         if staging is None:
             return  # mapped from the weight cache, already packed
         qweight, sz = layer.get_parameter("qweight"), layer.get_parameter("scales_and_zeros")
-        n = self.out_size
+        n = self.padded_out
 
         def side_by_side(t: torch.Tensor) -> torch.Tensor:  # [P, N, X] -> [N, P * X]
             return t.permute(1, 0, 2).reshape(n, -1).to(qweight.device)
@@ -157,13 +162,16 @@ class Int4Method(LinearMethod):
     def apply(self, layer: nn.Module, x: torch.Tensor,
               bias: torch.Tensor | None = None) -> torch.Tensor:
         qweight, sz = layer.get_parameter("qweight"), layer.get_parameter("scales_and_zeros")
-        n, k = self.out_size, self.in_size * self.planes
+        n, k = self.padded_out, self.in_size * self.planes
         if x.shape[0] >= DENSE_MIN_TOKENS and int4pack.can_dequantize(qweight, n):
             w_t = int4pack.dequantize_t(qweight, sz, n, k, self.group_size, self.planes)
-            return torch.mm(x, w_t) if bias is None else torch.addmm(bias, x, w_t)
-        if self.planes > 1:
-            x = x.repeat(1, self.planes)
-        y = int4pack.int4_mm(x.contiguous(), qweight, self.group_size, sz)
+            y = torch.mm(x, w_t[:, : self.out_size])
+        else:
+            if self.planes > 1:
+                x = x.repeat(1, self.planes)
+            y = int4pack.int4_mm(x.contiguous(), qweight, self.group_size, sz)
+            if n != self.out_size:
+                y = y[:, : self.out_size]
         return y if bias is None else y.add_(bias)
 
 

@@ -6,8 +6,9 @@ zero per group of `group_size` inputs, in torch's int4pack convention:
     W[n, k] = sum_p (q[p, n, k] - 8) * scale[p, n, k // g] + zero[p, n, k // g]
 
 One plane holds a GGUF Q4_0 / Q4_1 / Q4_K block exactly (its 4-bit values are kept, never
-re-rounded). Two planes hold 5- and 8-bit blocks exactly (low nibble + high bits), at the byte
-cost of int8 but through the faster int4 kernel. `Int8Rows` is an int8 weight with one scale
+re-rounded). Two planes hold 5- and 8-bit blocks exactly (low nibble + high bits), or any dense
+weight rounded to 8 bits per group: the byte cost of int8, through the faster int4 kernel, and
+with a scale per 32 weights instead of one per row. `Int8Rows` is an int8 weight with one scale
 per output row (torch's int8pack convention), quantized round-to-nearest from dense values.
 
 Both narrow like the dense tensor they stand for, so tensor-parallel shards are cut from them
@@ -79,18 +80,29 @@ class Int4Groups:
         return w.sum(0).view(n, k)
 
     @classmethod
-    def quantize(cls, w: torch.Tensor, group_size: int) -> Int4Groups:
-        """Round-to-nearest asymmetric 4-bit quantization of a dense [N, K] weight: per group
-        the minimum maps to 0 and the maximum to 15 (gpt-fast's and torchao's scheme)."""
+    def quantize(cls, w: torch.Tensor, group_size: int, planes: int = 1) -> Int4Groups:
+        """Round-to-nearest asymmetric quantization of a dense [N, K] weight to 4 bits (one
+        plane: gpt-fast's and torchao's scheme) or 8 bits (two planes: low and high nibble);
+        per group the minimum maps to 0 and the maximum to 15 (255)."""
         n, k = w.shape
         if k % group_size:
             raise ValueError(f"K = {k} is not a multiple of the group size {group_size}")
+        if planes not in (1, 2):
+            raise ValueError("int4 groups are rounded to one plane (4 bits) or two (8 bits)")
+        top = 16**planes - 1
         groups = w.float().reshape(n, k // group_size, group_size)
         lo, hi = groups.amin(-1), groups.amax(-1)
-        scale = ((hi - lo) / 15).clamp(min=1e-8)
-        q = ((groups - lo.unsqueeze(-1)) / scale.unsqueeze(-1)).round().clamp(0, 15)
-        zero = lo + INT4_MID * scale
-        return cls(q.to(torch.uint8).view(1, n, k), scale[None], zero[None], group_size)
+        scale = ((hi - lo) / top).clamp(min=1e-8)
+        u = ((groups - lo.unsqueeze(-1)) / scale.unsqueeze(-1)).round().clamp(0, top)
+        u = u.to(torch.int32).view(n, k)
+        if planes == 1:
+            return cls(u.to(torch.uint8)[None], scale[None], (lo + INT4_MID * scale)[None],
+                       group_size)
+        # scale (lo4 + 16 hi4) + lo = [scale (lo4 - 8) + 8 scale + lo] + [16 scale (hi4 - 8)
+        # + 128 scale]
+        q = torch.stack([u & 15, u >> 4]).to(torch.uint8)
+        return cls(q, torch.stack([scale, 16 * scale]),
+                   torch.stack([lo + INT4_MID * scale, 128 * scale]), group_size)
 
 
 @dataclass(frozen=True)
