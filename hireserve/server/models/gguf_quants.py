@@ -80,7 +80,9 @@ def _q5_0(blocks: np.ndarray) -> Decoded:
     qh = np.ascontiguousarray(blocks[:, 2:6]).view(np.uint32)  # [n, 1]: bit i -> weight i
     hi = ((qh >> np.arange(GROUP, dtype=np.uint32)) & 1).astype(np.uint8)
     lo = _nibbles(blocks[:, 6:22])
-    # d (lo + 16 hi - 16) = [d (lo - 8) - 8 d] + [16 d ((8 + hi) - 8)]
+    # d (lo + 16 hi - 16) = [d (lo - 8) - 8 d] + [16 d ((8 + hi) - 8)]: the zeros are small
+    # multiples of d, so rounding them to bf16 (the activations' dtype) moves a weight by
+    # d / 64 at most, not by a quarter of its step
     return (lo, hi + INT4_MID), (d, 16 * d), (-INT4_MID * d, np.zeros_like(d))
 
 
@@ -88,8 +90,8 @@ def _q8_0(blocks: np.ndarray) -> Decoded:
     d = _f16(blocks[:, :2])
     u = (np.ascontiguousarray(blocks[:, 2:34]).view(np.int8).astype(np.int16) + 128)
     lo, hi = (u & 0x0F).astype(np.uint8), (u >> 4).astype(np.uint8)
-    # d (lo + 16 hi - 128) = [d (lo - 8) - 120 d] + [16 d (hi - 8) + 128 d]
-    return (lo, hi), (d, 16 * d), (-120 * d, 128 * d)
+    # d (lo + 16 hi - 128) = [d (lo - 8) + 8 d] + [16 d (hi - 8)]: small zeros (see Q5_0)
+    return (lo, hi), (d, 16 * d), (INT4_MID * d, np.zeros_like(d))
 
 
 _DECODERS = {"Q4_0": (_q4_0, 18), "Q4_1": (_q4_1, 20), "Q4_K": (_q4_k, 144),

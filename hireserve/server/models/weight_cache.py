@@ -30,7 +30,7 @@ from torch import nn
 from hireserve.server.models import quant_plan
 from hireserve.server.models.config import ModelConfig
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16",
            torch.uint8: "U8", torch.int8: "I8", torch.int32: "I32"}
 _SHORT = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}

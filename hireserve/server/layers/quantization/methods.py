@@ -140,7 +140,8 @@ class Int4Method(LinearMethod):
             groups = (p, n, k // self.group_size)
             self.staging = Int4Groups(torch.full((p, n, k), INT4_MID, dtype=torch.uint8),
                                       torch.zeros(groups), torch.zeros(groups), self.group_size)
-        target = self.staging.narrow(shard.dim, shard.offset, shard.size)
+        real_rows = self.staging.narrow(0, 0, self.out_size)  # not the padding
+        target = real_rows.narrow(shard.dim, shard.offset, shard.size)
         for dst, src in ((target.q, part.q), (target.scale, part.scale),
                          (target.zero, part.zero)):
             dst.copy_(src)

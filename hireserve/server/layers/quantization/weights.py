@@ -98,11 +98,12 @@ class Int4Groups:
         if planes == 1:
             return cls(u.to(torch.uint8)[None], scale[None], (lo + INT4_MID * scale)[None],
                        group_size)
-        # scale (lo4 + 16 hi4) + lo = [scale (lo4 - 8) + 8 scale + lo] + [16 scale (hi4 - 8)
-        # + 128 scale]
+        # scale (lo4 + 16 hi4) + lo = [scale (lo4 - 8) + lo + 136 scale] + [16 scale (hi4 - 8)]:
+        # the offset sits in the first plane's zero, the group's midpoint, so the zeros stay
+        # small and rounding them to bf16 costs little.
         q = torch.stack([u & 15, u >> 4]).to(torch.uint8)
         return cls(q, torch.stack([scale, 16 * scale]),
-                   torch.stack([lo + INT4_MID * scale, 128 * scale]), group_size)
+                   torch.stack([lo + 136 * scale, torch.zeros_like(scale)]), group_size)
 
 
 @dataclass(frozen=True)
