@@ -84,17 +84,22 @@ def cpu_layout_block() -> int | None:
     return None
 
 
-def _unpack_t(packed: torch.Tensor, n: int, k: int, block: int,
-              out: torch.Tensor | None = None) -> torch.Tensor:
-    """The CPU layout back to 4-bit values, transposed: [K, N] uint8."""
+def _unpack(packed: torch.Tensor, n: int, k: int, block: int,
+            out: torch.Tensor | None = None) -> torch.Tensor:
+    """The CPU layout back to 4-bit values, block by block: [N/B, K, B] uint8 (W^T of each
+    block of B rows; contiguous writes, the transpose is left to the caller's next copy)."""
     half = block // 2
-    p = packed.view(n // block, k, half).permute(1, 0, 2)  # [K, N/B, B/2]
+    p = packed.view(n // block, k, half)
     if out is None:
-        out = torch.empty(k, n, dtype=torch.uint8)
-    blocks = out.view(k, n // block, block)
-    torch.bitwise_and(p, 15, out=blocks[..., :half])
-    torch.bitwise_right_shift(p, 4, out=blocks[..., half:])
+        out = torch.empty(n // block, k, block, dtype=torch.uint8)
+    torch.bitwise_and(p, 15, out=out[..., :half])
+    torch.bitwise_right_shift(p, 4, out=out[..., half:])
     return out
+
+
+def _unpack_t(packed: torch.Tensor, n: int, k: int, block: int) -> torch.Tensor:
+    """[K, N] uint8: the 4-bit values of W^T."""
+    return _unpack(packed, n, k, block).permute(1, 0, 2).reshape(k, n)
 
 
 def can_dequantize(packed: torch.Tensor, n: int) -> bool:
@@ -110,12 +115,17 @@ def dequantize_t(packed: torch.Tensor, scales_and_zeros: torch.Tensor, n: int, k
     block = cpu_layout_block()
     assert block is not None
     dtype = scales_and_zeros.dtype
-    q_t = _unpack_t(packed, n, k, block, out=workspace("int4_values", (k, n), torch.uint8))
-    scale, zero = scales_and_zeros.unbind(-1)  # [K/g, N] each
-    offset = zero - INT4_MID * scale
+    values = _unpack(packed, n, k, block,
+                     out=workspace("int4_values", (n // block, k, block), torch.uint8))
+    # [K/g, N] each, contiguous: a strided operand (stride 2, as unbind leaves it) makes the
+    # broadcast addcmul below take torch's slow non-vectorized path (~5x here)
+    scale = scales_and_zeros[..., 0].contiguous()
+    offset = scales_and_zeros[..., 1] - INT4_MID * scale
     g = group_size
     w_t = workspace("int4_dequantized", (k, n), dtype)
-    w_t.copy_(q_t)  # one cast, then same-dtype arithmetic: mixed-dtype addcmul is ~3x slower
+    # One pass casts and transposes (block-wise) to W^T; then same-dtype arithmetic: a
+    # mixed-dtype addcmul is ~3x slower.
+    w_t.view(k, n // block, block).copy_(values.permute(1, 0, 2))
     groups = w_t.view(k // g, g, n)
     torch.addcmul(offset.unsqueeze(1), groups, scale.unsqueeze(1), out=groups)
     plane_k = k // planes

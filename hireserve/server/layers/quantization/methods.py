@@ -35,8 +35,11 @@ from hireserve.server.layers.quantization.weights import (
     dense,
 )
 
-# Tokens per step from which an unpacked dense GEMM beats the int4 kernel on CPU (both bf16).
-DENSE_MIN_TOKENS = 48
+# Tokens per step from which unpacking to bf16 + a dense GEMM beats the int4 kernel on CPU.
+# Measured 2026-12-06 on the dev VM (1 thread; 1536 x 17920 and 8960 x 1536, groups of 32):
+# the kernel costs ~0.65 ms per token for the larger, unpacking 27 ms once; they cross at
+# 80-96 tokens.
+DENSE_MIN_TOKENS = 80
 
 
 @dataclass(frozen=True)
