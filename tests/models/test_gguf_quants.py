@@ -19,8 +19,9 @@ from hireserve.server.models.source import embedded_gguf_path, resolve_model
 
 
 def _first(ckpt: GGUFCheckpoint, type_name: str) -> Any:
-    return next(t for t in ckpt.reader.tensors if t.tensor_type.name == type_name
-                and len(t.shape) == 2)
+    """The smallest matrix of that type (not the 150K-row embedding)."""
+    return min((t for t in ckpt.reader.tensors if t.tensor_type.name == type_name
+                and len(t.shape) == 2), key=lambda t: int(t.n_elements))
 
 
 def _check(tensor: Any) -> None:
