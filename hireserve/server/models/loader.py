@@ -178,8 +178,10 @@ def load_model(
     cached = None  # the converted-weights cache of an embedded GGUF (weight_cache.py)
     if source.kind is SourceKind.GGUF and source.sha256 and load_format == "auto":
         assert source.path is not None
-        cached = weight_cache.cache_path(source.path, source.sha256, dtype, quantization,
-                                         tp_rank, tp_size)
+        # packed int4 bytes are laid out per device type: a CUDA cache is not a CPU one
+        tag = quantization if device.type == "cpu" or quantization == "none" else \
+            f"{quantization}-{device.type}"
+        cached = weight_cache.cache_path(source.path, source.sha256, dtype, tag, tp_rank, tp_size)
         entry = weight_cache.read_entry(cached)
         if entry is not None:  # a cached start never opens the GGUF (its metadata is slow)
             config, plan = entry
