@@ -136,6 +136,31 @@ def test_auto_dtype_is_bf16_only_for_embedded_models_on_bf16_cpus(
             == torch.float32
 
 
+def test_auto_quantization_is_int4_only_for_ggufs_with_bf16_activations(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+
+    from hireserve.server.cli import add_serve_arguments, configs_from_args
+
+    monkeypatch.setattr(engine_args, "cpu_has_native_bf16", lambda: True)
+    cpu = engine_args.EngineArgs(device="cpu")
+    assert cpu.replace(model="qwen2.5-0.5b").resolved_quantization(is_gguf=True) == "int4"
+    # fp32 on CPU stays dense: the int4 kernel has no vectorized fp32 path
+    assert cpu.replace(model="qwen2.5-0.5b", dtype="float32").resolved_quantization(True) == \
+        "none"
+    assert cpu.replace(model="default").resolved_quantization(True) == "none"  # SmolLM2: fp32
+    assert cpu.replace(dtype="bfloat16").resolved_quantization(is_gguf=False) == "none"
+    assert cpu.replace(quantization="int8").resolved_quantization(False) == "int8"
+    with pytest.raises(ValueError, match="quantization"):
+        cpu.replace(quantization="int3").resolved_quantization(True)
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    _, engine = configs_from_args(parser.parse_args(["--quantization", "none",
+                                                     "--cpu-threads", "1"]))
+    assert (engine.quantization, engine.cpu_threads) == ("none", 1)
+
+
 def test_cpu_kv_pool_is_zero_and_writable(tiny_qwen2: Any) -> None:
     # The CPU pool comes from calloc (lazy zero pages); it must still read as zeros.
     from hireserve.server.engine.kv_cache import KVCache
