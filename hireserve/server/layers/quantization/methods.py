@@ -9,10 +9,11 @@ tensor, where in this rank's weight); the method owns the storage:
   P planes side by side along K (x is repeated P times: one kernel call). Checkpoint values
   arrive as `Int4Groups` (a GGUF's own 4-bit values) or dense (rounded to nearest here: 4 bits
   for one plane, 8 for two), are staged unpacked, and packed by `finalize` once every shard is
-  in. On CPU a step with at
-  least `DENSE_MIN_TOKENS` tokens (a prefill) unpacks the weight into bf16 and runs a dense
-  GEMM instead, where that is faster (measured: benchmarks/RESULTS.md, "int4 weights").
-- `Int8Method`: `aten._weight_int8pack_mm` with one scale per output row.
+  in. On CPU a step of at least `DENSE_MIN_TOKENS` tokens (a prefill) unpacks the weight into
+  bf16 and runs a dense GEMM instead, which is faster there (benchmarks/RESULTS.md, "int4
+  weights"). Output rows are padded to 64 (zeros), cut from the result.
+- `Int8Method`: `aten._weight_int8pack_mm` with one scale per output row (`--quantization
+  int8`); CUDA has no such kernel and casts the weight per call.
 
 `QuantSpec` names a method in a plan (models/quant_plan.py) and in the weight cache's metadata.
 """
