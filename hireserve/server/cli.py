@@ -98,6 +98,17 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                    help='JSON, e.g. \'{"rope_type":"yarn","factor":4.0,'
                         '"original_max_position_embeddings":32768}\'')
     e.add_argument("--tensor-parallel-size", type=int, default=d.tensor_parallel_size)
+    e.add_argument("--quantization", default=d.quantization,
+                   choices=["auto", "int4", "int8", "none"],
+                   help="weight-only quantization of the linear layers. auto (default): a GGUF "
+                        "serves its own 4-bit weights (int4 groups of 32; 5- to 8-bit tensors "
+                        "as exact int4 pairs or int8) when activations are bf16/fp16, other "
+                        "checkpoints stay dense. int4: also round a dense checkpoint to 4 bits "
+                        "(groups of 128); int8: int8 per output row; none: dense")
+    e.add_argument("--cpu-threads", type=int, default=d.cpu_threads,
+                   help="torch threads per process on CPU (default: one per core, divided "
+                        "among tensor-parallel ranks); 1 when other busy processes share "
+                        "the cores")
     e.add_argument("--seed", type=int, default=d.seed)
 
 
@@ -126,6 +137,7 @@ def configs_from_args(ns: argparse.Namespace) -> tuple[ServerConfig, EngineArgs]
         enable_fast_forward=ns.enable_fast_forward,
         scheduling_policy=ns.scheduling_policy, rope_scaling=ns.rope_scaling,
         tensor_parallel_size=ns.tensor_parallel_size, seed=ns.seed,
+        quantization=ns.quantization, cpu_threads=ns.cpu_threads,
     )
     return server, engine
 

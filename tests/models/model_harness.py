@@ -51,8 +51,9 @@ class Harness:
 
     def __init__(self, path: Path, *, block_size: int = BLOCK_SIZE,
                  num_blocks: int = NUM_BLOCKS, seed: int = 0,
-                 dtype: torch.dtype = torch.float32) -> None:
-        self.model, self.config = load_model(resolve_model(path), dtype=dtype, device="cpu")
+                 dtype: torch.dtype = torch.float32, quantization: str = "none") -> None:
+        self.model, self.config = load_model(resolve_model(path), dtype=dtype, device="cpu",
+                                             quantization=quantization)
         self.runner = ModelRunner(self.model, self.config, device="cpu", dtype=dtype,
                                   block_size=block_size, num_blocks=num_blocks,
                                   attention_backend="torch")

@@ -28,10 +28,13 @@ class Checkpoint:
     num_kv_heads: int
 
 
-def save_checkpoint(directory: Path, num_kv_heads: int, seed: int, tokenizer: Any) -> Checkpoint:
+def save_checkpoint(directory: Path, num_kv_heads: int, seed: int, tokenizer: Any,
+                    hidden_size: int = 64, intermediate_size: int = 96,
+                    head_dim: int = 8) -> Checkpoint:
     config = Qwen2Config(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-        num_attention_heads=8, num_key_value_heads=num_kv_heads, head_dim=8,
+        vocab_size=VOCAB, hidden_size=hidden_size, intermediate_size=intermediate_size,
+        num_hidden_layers=2, num_attention_heads=8, num_key_value_heads=num_kv_heads,
+        head_dim=head_dim,
         max_position_embeddings=512, rms_norm_eps=1e-6, rope_theta=10000.0,
         tie_word_embeddings=False,
     )

@@ -67,6 +67,10 @@ class EngineArgs:
     rope_scaling: dict[str, Any] | None = None  # e.g. {"rope_type": "yarn", "factor": 4.0, ...}
     tensor_parallel_size: int = 1
     seed: int = 0  # seeds dummy weights and unseeded sampling
+    # auto: a GGUF keeps its own 4-bit weights (int4) where activations are bf16/fp16 (CUDA,
+    # or a bf16 CPU dtype), other checkpoints stay dense; int4 | int8 | none force it.
+    quantization: str = "auto"
+    cpu_threads: int | None = None  # torch threads per process on CPU; None: torch's default
 
     def replace(self, **changes: Any) -> EngineArgs:
         return dataclasses.replace(self, **changes)
@@ -100,6 +104,39 @@ class EngineArgs:
         from hireserve.server.models.embedded import EMBEDDED_MODELS
 
         return self.model.lower() in EMBEDDED_MODELS and cpu_has_native_bf16()
+
+    def resolved_quantization(self, is_gguf: bool) -> str:
+        """int4 | int8 | none. `auto` quantizes only GGUFs, and on CPU only with bf16/fp16
+        activations: torch's CPU int4 kernel has no vectorized fp32 path (a scalar loop, ~30x
+        slower than bf16), so an fp32 model stays dense."""
+        from hireserve.server.models.quant_plan import QUANTIZATION_MODES
+
+        if self.quantization != "auto":
+            if self.quantization not in QUANTIZATION_MODES:
+                raise ValueError(f"unknown quantization {self.quantization!r}: use auto or one "
+                                 f"of {QUANTIZATION_MODES}")
+            return self.quantization
+        if not is_gguf:
+            return "none"
+        import torch
+
+        fp32_cpu = self.resolved_device().type == "cpu" and self.resolved_dtype() == torch.float32
+        return "none" if fp32_cpu else "int4"
+
+    def apply_cpu_threads(self) -> None:
+        """torch's intra-op threads for this process (once, at engine start): `cpu_threads`;
+        by default torch's own choice (one per core, or OMP_NUM_THREADS), and under tensor
+        parallelism an equal share of the cores per rank."""
+        import os
+
+        import torch
+
+        if self.resolved_device().type != "cpu":
+            return
+        if self.cpu_threads is not None:
+            torch.set_num_threads(self.cpu_threads)
+        elif self.tensor_parallel_size > 1:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.tensor_parallel_size))
 
     def resolved_dtype(self) -> torch.dtype:
         import torch

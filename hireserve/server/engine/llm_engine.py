@@ -40,7 +40,7 @@ from hireserve.server.engine.step import RunnerOutput, StepResult, StepStats
 from hireserve.server.engine.structured import GrammarCompilerCache, StructuredOutputManager
 from hireserve.server.engine.tokenizer import Tokenizer
 from hireserve.server.models.loader import load_model
-from hireserve.server.models.source import resolve_model
+from hireserve.server.models.source import SourceKind, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class LLMEngine:
         self.args = args
         self.device = args.resolved_device()
         self.dtype = args.resolved_dtype()
+        args.apply_cpu_threads()
         torch.manual_seed(args.seed)
         self.source = resolve_model(args.model)
         self.block_size = args.resolved_block_size()
@@ -72,6 +73,7 @@ class LLMEngine:
             device=self.device,
             load_format=args.load_format,
             rope_scaling=args.rope_scaling,
+            quantization=args.resolved_quantization(self.source.kind is SourceKind.GGUF),
         )
         self.tokenizer = Tokenizer.from_source(self.source)
         self.eos_token_ids = frozenset(self.tokenizer.eos_token_ids)

@@ -1,4 +1,7 @@
-"""GGUF checkpoints (llama.cpp format): config from the metadata, weights dequantized to fp32.
+"""GGUF checkpoints (llama.cpp format): config from the metadata, weights as the file holds them.
+
+`weights()` yields each tensor dequantized to fp32, or, with `keep_int4=True`, the types that
+map onto int4 groups of 32 (gguf_quants.py) as `Int4Groups` holding the file's own 4-bit values.
 
 Tensor names are mapped to Hugging Face names so the same `load_weights` fills the model.
 llama.cpp's converter permutes the rows of Llama's q/k projections (interleaved rotary halves);
@@ -17,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from hireserve.server.layers.quantization.weights import Int4Groups
+from hireserve.server.models import gguf_quants
 from hireserve.server.models.config import ModelConfig
 
 _ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
@@ -53,6 +58,11 @@ def unpermute_rows(w: np.ndarray, n_heads: int) -> np.ndarray:
     rotate-half layout; works for weights [rows, in] and biases [rows]."""
     half = w.shape[0] // n_heads // 2
     return w.reshape(n_heads, half, 2, *w.shape[1:]).swapaxes(2, 1).reshape(w.shape)
+
+
+def _unpermute_planes(t: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """unpermute_rows on the rows of every plane of a [P, rows, ...] tensor."""
+    return torch.stack([torch.from_numpy(unpermute_rows(p.numpy(), n_heads)) for p in t])
 
 
 @functools.cache
@@ -132,12 +142,28 @@ class GGUFCheckpoint:
             eos_token_ids=() if eos is None else (int(eos),),
         )
 
-    def weights(self) -> Iterator[tuple[str, torch.Tensor]]:
-        """(HF name, fp32 tensor) per GGUF tensor, dequantized one at a time."""
+    def tensor_types(self) -> dict[str, str]:
+        """HF name -> GGUF type name ("Q4_K", "F32", ...) of every tensor."""
+        return {hf_name(t.name): t.tensor_type.name for t in self.reader.tensors}
+
+    def weights(self, keep_int4: bool = False
+                ) -> Iterator[tuple[str, torch.Tensor | Int4Groups]]:
+        """(HF name, fp32 tensor or Int4Groups) per GGUF tensor, one at a time."""
         c = self.config
         for t in self.reader.tensors:
-            w = self._gguf.quants.dequantize(t.data, t.tensor_type)
+            heads = None
             if self.arch == "llama" and t.name.split(".")[2:3] in (["attn_q"], ["attn_k"]):
                 heads = c.num_heads if ".attn_q." in t.name else c.num_kv_heads
+            if keep_int4 and t.tensor_type.name in gguf_quants.INT4_TYPES:
+                rows, cols = (int(x) for x in reversed(t.shape))
+                groups = gguf_quants.int4_groups(t.tensor_type.name, t.data, (rows, cols))
+                if heads is not None:
+                    groups = Int4Groups(_unpermute_planes(groups.q, heads),
+                                        _unpermute_planes(groups.scale, heads),
+                                        _unpermute_planes(groups.zero, heads), groups.group_size)
+                yield hf_name(t.name), groups
+                continue
+            w = self._gguf.quants.dequantize(t.data, t.tensor_type)
+            if heads is not None:
                 w = unpermute_rows(w, heads)
             yield hf_name(t.name), torch.from_numpy(np.array(w, dtype=np.float32))

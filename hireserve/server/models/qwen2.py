@@ -4,10 +4,13 @@ Qwen2 is Llama with a bias on the q/k/v projections; SmolLM2 is Llama with tied 
 The model sees a flat batch: `forward(input_ids [T], positions [T]) -> hidden [T, H]`; the
 attention layers find the batch layout and the KV cache through the forward context that the
 runner sets. Tensor parallelism lives in the linear layers (see hireserve/server/layers/linear.py).
+`quant` maps a linear layer's name (e.g. "model.layers.3.mlp.down_proj", "lm_head") to its
+quantized method (models/quant_plan.py); layers it does not name are dense.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -22,21 +25,25 @@ from hireserve.server.layers.linear import (
     QKVParallelLinear,
     RowParallelLinear,
 )
+from hireserve.server.layers.quantization.methods import QuantSpec, method_for
 from hireserve.server.layers.rotary import RotaryEmbedding, apply_rotary
 from hireserve.server.models.config import ModelConfig
 
+QuantPlan = Mapping[str, QuantSpec]
+
 
 class Qwen2Attention(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, quant: QuantPlan, prefix: str) -> None:
         super().__init__()
         self.head_dim = config.head_dim
         self.qkv_proj = QKVParallelLinear(
             config.hidden_size, config.head_dim, config.num_heads, config.num_kv_heads,
-            bias=config.attention_bias,
+            bias=config.attention_bias, method=method_for(quant.get(f"{prefix}.qkv_proj")),
         )
         # This rank's heads; KV heads may be replicated when TP exceeds them.
         self.num_heads, self.num_kv_heads = self.qkv_proj.num_heads, self.qkv_proj.num_kv_heads
-        self.o_proj = RowParallelLinear(config.num_heads * config.head_dim, config.hidden_size)
+        self.o_proj = RowParallelLinear(config.num_heads * config.head_dim, config.hidden_size,
+                                        method=method_for(quant.get(f"{prefix}.o_proj")))
         self.attn = Attention(
             self.num_heads, self.num_kv_heads, self.head_dim, scale=self.head_dim**-0.5
         )
@@ -57,12 +64,14 @@ class Qwen2Attention(nn.Module):
 
 
 class Qwen2MLP(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, quant: QuantPlan, prefix: str) -> None:
         super().__init__()
         self.gate_up_proj = MergedColumnParallelLinear(
-            config.hidden_size, [config.intermediate_size] * 2
+            config.hidden_size, [config.intermediate_size] * 2,
+            method=method_for(quant.get(f"{prefix}.gate_up_proj")),
         )
-        self.down_proj = RowParallelLinear(config.intermediate_size, config.hidden_size)
+        self.down_proj = RowParallelLinear(config.intermediate_size, config.hidden_size,
+                                           method=method_for(quant.get(f"{prefix}.down_proj")))
         self.act = SiluAndMul()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,10 +80,10 @@ class Qwen2MLP(nn.Module):
 
 
 class Qwen2DecoderLayer(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, quant: QuantPlan, prefix: str) -> None:
         super().__init__()
-        self.self_attn = Qwen2Attention(config)
-        self.mlp = Qwen2MLP(config)
+        self.self_attn = Qwen2Attention(config, quant, f"{prefix}.self_attn")
+        self.mlp = Qwen2MLP(config, quant, f"{prefix}.mlp")
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
@@ -96,14 +105,15 @@ class Qwen2DecoderLayer(nn.Module):
 
 
 class Qwen2Model(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, quant: QuantPlan) -> None:
         super().__init__()
         self.embed_tokens = VocabParallelEmbedding(config.vocab_size, config.hidden_size)
         self.rotary_emb = RotaryEmbedding(
             config.head_dim, config.rope_theta, config.rope_scaling,
             config.max_position_embeddings,
         )
-        self.layers = nn.ModuleList(Qwen2DecoderLayer(config) for _ in range(config.num_layers))
+        self.layers = nn.ModuleList(Qwen2DecoderLayer(config, quant, f"model.layers.{i}")
+                                    for i in range(config.num_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -128,12 +138,14 @@ class Qwen2ForCausalLM(nn.Module):
         "up_proj": ("gate_up_proj", 1),
     }
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, quant: QuantPlan | None = None) -> None:
         super().__init__()
         self.config = config
-        self.model = Qwen2Model(config)
-        self.lm_head = ParallelLMHead(config.vocab_size, config.hidden_size)
-        if config.tie_word_embeddings:
+        self.quant: QuantPlan = dict(quant or {})
+        self.model = Qwen2Model(config, self.quant)
+        self.lm_head = ParallelLMHead(config.vocab_size, config.hidden_size,
+                                      method_for(self.quant.get("lm_head")))
+        if config.tie_word_embeddings and not self.lm_head.quantized:
             self.lm_head.weight = self.model.embed_tokens.weight
 
     def forward(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,13 @@
-"""Dequantized GGUF weights cached as one safetensors file, for a fast second start.
+"""Converted GGUF weights cached as one safetensors file, for a fast second start.
 
-Reading a Qwen2.5 GGUF's metadata and dequantizing its blocks takes tens of seconds on a CPU.
-After the first load the model's own parameters (already fused, e.g. qkv_proj, and in the
-engine's dtype) are written next to the GGUF, named by its SHA-256, the dtype, the TP layout
-and FORMAT_VERSION (bump it when what is written changes); the model config goes into the
-file's metadata, so a cached start never opens the GGUF.
+Reading a Qwen2.5 GGUF's metadata and converting its blocks takes tens of seconds on a CPU.
+After the first load the model's own parameters (already fused, e.g. qkv_proj, in the
+engine's dtype, and packed where a layer is quantized: int4pack bytes, scales_and_zeros) are
+written next to the GGUF, named by its SHA-256, the dtype, the quantization mode, the TP layout
+and FORMAT_VERSION (bump it when what is written changes). The model config and the
+quantization plan go into the file's metadata, so a cached start never opens the GGUF. Packed
+int4 bytes are in torch's CPU layout, which depends on the torch version and the CPU's vector
+width: the metadata records both and a cache packed elsewhere is rebuilt.
 
 A cached start on CPU does not copy the weights at all: each parameter becomes a view of the
 memory-mapped file. Copying was the slow part here: first-touching 2.5 GB of fresh memory took
@@ -24,22 +27,31 @@ from typing import Any
 import torch
 from torch import nn
 
+from hireserve.server.models import quant_plan
 from hireserve.server.models.config import ModelConfig
 
-FORMAT_VERSION = 1
-_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+FORMAT_VERSION = 3
+_DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16",
+           torch.uint8: "U8", torch.int8: "I8", torch.int32: "I32"}
 _SHORT = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
-def cache_path(gguf: Path, sha256: str, dtype: torch.dtype, tp_rank: int = 0,
-               tp_size: int = 1) -> Path:
+def packing() -> str:
+    """What the layout of packed int4 bytes depends on."""
+    return f"torch {torch.__version__}, cpu {torch.backends.cpu.get_cpu_capability()}"
+
+
+def cache_path(gguf: Path, sha256: str, dtype: torch.dtype, quantization: str = "none",
+               tp_rank: int = 0, tp_size: int = 1) -> Path:
     layout = "" if tp_size == 1 else f".tp{tp_size}r{tp_rank}"
-    name = f"{sha256}.{_SHORT[dtype]}{layout}.v{FORMAT_VERSION}.safetensors"
+    quant = "" if quantization == "none" else f".{quantization}"
+    name = f"{sha256}.{_SHORT[dtype]}{quant}{layout}.v{FORMAT_VERSION}.safetensors"
     return Path(gguf).with_name(name)
 
 
-def read_config(path: Path) -> ModelConfig | None:
-    """The config stored in a cache file, or None when there is no usable cache."""
+def read_entry(path: Path) -> tuple[ModelConfig, quant_plan.Plan] | None:
+    """The config and quantization plan stored in a cache file, or None when there is no
+    usable cache."""
     from safetensors import safe_open
 
     if not path.is_file():
@@ -51,17 +63,27 @@ def read_config(path: Path) -> ModelConfig | None:
         return None
     if meta.get("format_version") != str(FORMAT_VERSION) or "config" not in meta:
         return None
+    plan = quant_plan.from_json(meta.get("quantization", "{}"))
+    if plan and meta.get("packing") != packing():
+        return None
     fields: dict[str, Any] = json.loads(meta["config"])
     fields["eos_token_ids"] = tuple(fields["eos_token_ids"])
-    return ModelConfig(**fields)
+    return ModelConfig(**fields), plan
 
 
-def save(path: Path, model: nn.Module, config: ModelConfig) -> None:
+def read_config(path: Path) -> ModelConfig | None:
+    entry = read_entry(path)
+    return None if entry is None else entry[0]
+
+
+def save(path: Path, model: nn.Module, config: ModelConfig,
+         plan: quant_plan.Plan | None = None) -> None:
     """Writes the model's parameters (tied ones once) through a temporary file, renamed into
     place when complete: a crash never leaves a cache that looks finished."""
     params = list(model.named_parameters())
     header: dict[str, Any] = {"__metadata__": {
-        "format_version": str(FORMAT_VERSION), "config": json.dumps(dataclasses.asdict(config))
+        "format_version": str(FORMAT_VERSION), "config": json.dumps(dataclasses.asdict(config)),
+        "quantization": quant_plan.to_json(plan or {}), "packing": packing(),
     }}
     offset = 0
     for name, p in params:

@@ -47,8 +47,7 @@ def _device(args: EngineArgs, rank: int) -> torch.device:
         device = torch.device("cuda", rank)  # one GPU per rank
         torch.cuda.set_device(device)
     else:
-        # N processes share the host's cores: don't let each start one thread per core.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // args.tensor_parallel_size))
+        args.apply_cpu_threads()  # N processes share the host's cores: a share each
     return device
 
 
@@ -69,7 +68,7 @@ def _serve(rank: int, world: int, port: int, conn: Connection, args: EngineArgs,
     from hireserve.server.engine.kv_cache import kv_heads_per_rank
     from hireserve.server.engine.runner import ModelRunner
     from hireserve.server.models.loader import load_model
-    from hireserve.server.models.source import resolve_model
+    from hireserve.server.models.source import SourceKind, resolve_model
 
     device = _device(args, rank)
     store = torch.distributed.TCPStore(  # type: ignore[attr-defined]
@@ -81,8 +80,11 @@ def _serve(rank: int, world: int, port: int, conn: Connection, args: EngineArgs,
                   timeout_s=timeout_s)
     dtype = args.resolved_dtype()
     torch.manual_seed(args.seed)
-    model, config = load_model(resolve_model(args.model), dtype=dtype, device=device,
-                               load_format=args.load_format, rope_scaling=args.rope_scaling)
+    source = resolve_model(args.model)
+    model, config = load_model(
+        source, dtype=dtype, device=device, load_format=args.load_format,
+        rope_scaling=args.rope_scaling,
+        quantization=args.resolved_quantization(source.kind is SourceKind.GGUF))
     header = _next_header(conn, parent_pid)
     if header is None or header[0] != SETUP:
         return 1
