@@ -14,13 +14,16 @@ from pathlib import Path
 import pytest
 
 from hireserve.server.screening.requirements import (
+    MAX_CANDIDATE_LINES,
     MAX_REQUIREMENTS,
     MUST,
     NICE,
+    candidate_lines,
     heading_kind,
     job_sections,
     needs_line_labels,
     select_requirements,
+    shown_text,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,3 +192,16 @@ def test_requirements_are_capped_with_must_haves_first() -> None:
     assert len(items) == MAX_REQUIREMENTS
     assert [r.text for r in items[:10]] == [f"must {i}" for i in range(10)]
     assert [r.text for r in items[10:]] == ["item 0", "item 1"]
+
+
+def test_the_model_reads_a_long_posting_only_up_to_the_lines_it_is_asked_about() -> None:
+    _, sections = job_sections(SMALL_JD)
+    assert shown_text(SMALL_JD, sections) == SMALL_JD  # a posting of usual length: all of it
+    long = "Staff engineer\n" + "\n".join(
+        f"- {i} years with distributed system number {i}." for i in range(2000))
+    _, sections = job_sections(long)
+    shown = shown_text(long, sections)
+    lines = candidate_lines(sections)
+    assert shown.splitlines() == long.splitlines()[: MAX_CANDIDATE_LINES + 1]  # title + 40
+    assert lines[MAX_CANDIDATE_LINES - 1].text in shown
+    assert lines[MAX_CANDIDATE_LINES].text not in shown
