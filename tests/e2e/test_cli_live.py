@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from google.protobuf import json_format
+from screen_checks import check_screen
 from server_thread import ServerThread
 
 from hireserve.server.engine.args import EngineArgs
+from hireserve.v1 import common_pb2, screening_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -83,6 +86,9 @@ def test_rank_a_folder_of_examples(smollm2_server, tmp_path) -> None:
     assert screened.returncode == 0, screened.stderr
     [answer] = json.loads(screened.stdout)
     assert " | ".join(answer["result"]["red_flags"]) == eve["red_flags"]
+    pdf = folder / "eve_hidden_text.pdf"
+    check_screen(json_format.ParseDict(answer["result"], screening_pb2.ScreenResponse()),
+                 common_pb2.Document(data=pdf.read_bytes(), filename=pdf.name))
 
     table = [line for line in done.stdout.splitlines() if line.count("│") >= 7]
     for name in RANKED:  # the ranked table: one row per file, eve's with its flag
