@@ -9,12 +9,9 @@ import time
 
 import grpc
 import pytest
-from screen_checks import MUST, NICE, EngineSpy, check_screen, prepared, same_rubric
+from screen_checks import MUST, NICE, EngineSpy, check_screen, same_rubric
 from server_thread import ServerThread, tiny_engine_args
 
-from hireserve.server.prompts import screen_v3
-from hireserve.server.prompts.protocol import question_prompts
-from hireserve.server.screening.assess import resume_rows
 from hireserve.v1 import common_pb2, screening_pb2, screening_pb2_grpc
 
 JD = """Backend engineer
@@ -56,34 +53,36 @@ def _hits(server) -> int:
 
 
 def test_the_resume_prefix_is_computed_once_per_resume(server) -> None:
-    _screen(server, RESUME)  # the job is analysed and cached; what follows is questions only
+    with EngineSpy(server) as spy:
+        _screen(server, RESUME)  # the job is analysed and cached; what follows is questions only
+    other = spy.questions()[0]  # another resume's question: it shares the system prompt
     # A resume no other test sends, long enough that its prefix dwarfs the system prompt.
     resume = "Zeppelin pilot and backend engineer\n" + "\n".join(
         f"- Project {i}: ran Rust service number {i} on Kubernetes with PostgreSQL {9 + i}"
         for i in range(12))
     document = common_pb2.Document(text=resume)
-    tokenizer = server.engine.tokenizer
-    rows = resume_rows(prepared(document).lines)
-    prefix, prompts = question_prompts(tokenizer, screen_v3.prefix_messages(rows),
-                                       [screen_v3.question(q) for q in QUESTIONS])
-    # What any earlier prompt can share with this one: the system prompt, up to the resume.
-    other, _ = question_prompts(tokenizer, screen_v3.prefix_messages(["Other", "- resume"]), [])
     block = server.on_engine(lambda core: core.scheduler.config.block_size)
     full = lambda n: n // block * block  # noqa: E731 - only whole blocks are cached
-    shared_with_others = full(_common(prefix, other))
-    whole_prefix = min(_common(a, b) for a in prompts for b in prompts if a is not b)
-    n = len(prompts)
-    assert full(len(prefix)) >= 8 * block and full(len(prefix)) > 2 * shared_with_others
 
     before = _hits(server)
     with EngineSpy(server) as spy:
         r = _screen(server, resume)
     hits = _hits(server) - before
-    assert spy.questions() == prompts and spy.job_requests() == []
+    prompts = spy.questions()
+    n = len(prompts)
+    assert n == len(QUESTIONS) and spy.job_requests() == []
+    # The prompts as the engine received them: one prefix (the system prompt and this resume),
+    # then each question. What any earlier prompt can share with them: the system prompt.
+    shared = [_common(a, b) for a in prompts for b in prompts if a is not b]
+    prefix, widest = min(shared), max(shared)
+    shared_with_others = full(max(_common(p, other) for p in prompts))
+    decoded = server.engine.tokenizer.decode(prompts[0][:prefix])
+    assert "Zeppelin pilot" in decoded and "Project 11" in decoded  # the resume is the prefix
+    assert full(prefix) >= 8 * block and full(prefix) > 2 * shared_with_others
     # The first question computes the resume; each of the other n - 1 finds it cached, up to
     # the block the question starts in (shared too when the questions' common start fills it).
-    low = shared_with_others + (n - 1) * full(len(prefix))
-    high = shared_with_others + (n - 1) * full(whole_prefix)
+    low = shared_with_others + (n - 1) * full(prefix)
+    high = shared_with_others + (n - 1) * full(widest)
     assert low <= hits <= high, (hits, low, high)
     assert r.usage.cached_prompt_tokens == hits
     assert r.usage.prompt_tokens == sum(map(len, prompts))
