@@ -131,10 +131,10 @@ def verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.quality import screen_v1
     from benchmarks.serve import make_calls_workload, slo_from
     from hireserve.server.engine.tokenizer import Tokenizer
     from hireserve.server.models.source import resolve_model
-    from hireserve.server.prompts import build_screen_messages
 
     args = build_parser().parse_args(argv)
     args.slo_e2e_ms = None
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     calls = build_calls(workload, "generate", max_tokens=args.max_tokens)
     tok = Tokenizer.from_source(resolve_model(args.model))
     # The exact token ids the server makes of the same chat messages.
-    prompts = [tok.apply_chat_template(build_screen_messages(j.text, r.text, j.language))
+    prompts = [tok.apply_chat_template(screen_v1.messages(j.text, r.text, j.language))
                for j, r in workload.pairs()]
     pad_id = tok.hf.pad_token_id if tok.hf.pad_token_id is not None else min(tok.eos_token_ids)
 

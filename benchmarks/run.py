@@ -18,10 +18,10 @@ def build_calls(workload: Workload, api: Api, *, max_tokens: int,
     """generate: the screening chat messages (job description first, then the resume) with a
     fixed output length. screen: one call per resume. screen-batch: resumes of one job in
     calls of `batch_size`."""
-    from hireserve.server.prompts import build_screen_messages  # stdlib-only module, no torch
+    from benchmarks.quality import screen_v1  # the original single prompt; no torch
 
     if api == "generate":
-        return [Call(messages=build_screen_messages(job.text, resume.text, job.language),
+        return [Call(messages=screen_v1.messages(job.text, resume.text, job.language),
                      max_tokens=max_tokens) for job, resume in workload.pairs()]
     if api == "screen":
         return [Call(job=job.text, resumes=(resume.text,)) for job, resume in workload.pairs()]

@@ -60,29 +60,58 @@ class Reject(Exception):
 
 
 def words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z]", text.lower())
-            if len(w) >= 2}
+    return set(ordered_words(text))
+
+
+def ordered_words(text: str) -> list[str]:
+    """Distinct words of `text` in order of first appearance."""
+    found = re.findall(r"[a-z][a-z0-9+#.-]*[a-z0-9+#]|[a-z]", text.lower())
+    return list(dict.fromkeys(w for w in found if len(w) >= 2))
+
+
+MAX_REQUIREMENTS = 12  # as the server's screening/requirements.py
+MUST_HAVES = 8  # the first job terms are must-haves, the rest nice-to-haves
+WEIGHT = {screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE: 2,
+          screening_pb2.REQUIREMENT_IMPORTANCE_NICE_TO_HAVE: 1}
+
+
+def _is_skills_list(line: str) -> bool:
+    return line.strip().lower().startswith("skills")
+
+
+def rubric(jd: str, text: str) -> list[screening_pb2.RequirementAssessment]:
+    """The fake's screen_v3 verdicts, must-haves first: each of the first 12 job terms is a
+    requirement (its job description line, labelled by the term), met (value 1) on the first
+    resume line that holds it, partial (0.5) when only a skills list names it, else missing."""
+    jd_lines = [line.strip().lstrip("-*• ").strip() for line in jd.splitlines()]
+    resume_lines = text.splitlines()
+    out = []
+    for i, term in enumerate(ordered_words(jd)[:MAX_REQUIREMENTS]):
+        hits = [(n, line.strip()) for n, line in enumerate(resume_lines, 1)
+                if term in words(line)]
+        applied = [h for h in hits if not _is_skills_list(h[1])]
+        number, evidence = (applied or hits or [(0, "")])[0]
+        value = 1.0 if applied else 0.5 if hits else 0.0
+        verdict = (screening_pb2.REQUIREMENT_VERDICT_MET if applied
+                   else screening_pb2.REQUIREMENT_VERDICT_PARTIAL if hits
+                   else screening_pb2.REQUIREMENT_VERDICT_MISSING)
+        out.append(screening_pb2.RequirementAssessment(
+            requirement=next((line for line in jd_lines if term in words(line)), term),
+            importance=(screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE if i < MUST_HAVES
+                        else screening_pb2.REQUIREMENT_IMPORTANCE_NICE_TO_HAVE),
+            verdict=verdict, evidence=evidence, evidence_line=number,
+            confidence=0.9, skills_list_evidence=bool(hits) and not applied,
+            value=value, label=term))
+    return out
 
 
 def score(jd: str, resume_text: str) -> int:
-    """The fake's match score; tests recompute it with this same formula from the files."""
-    wanted = words(jd)
-    return round(100 * len(wanted & words(resume_text)) / max(1, len(wanted)))
-
-
-def rubric(wanted: set[str], text: str) -> list[screening_pb2.RequirementAssessment]:
-    """The fake's screen_v2 verdicts: each of the first 5 job terms is a must-have, met on the
-    first resume line that holds it."""
-    out = []
-    for term in sorted(wanted)[:5]:
-        hit = next(((n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
-                    if term in words(line)), (0, ""))
-        out.append(screening_pb2.RequirementAssessment(
-            requirement=term, importance=screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE,
-            verdict=screening_pb2.REQUIREMENT_VERDICT_MET if hit[0]
-            else screening_pb2.REQUIREMENT_VERDICT_MISSING,
-            evidence=hit[1], evidence_line=hit[0]))
-    return out
+    """The fake's match score, the server's rule over its verdicts: round(100 * sum(w * value)
+    / sum(w)), w = 2 for a must-have and 1 for a nice-to-have. Tests recompute it with this
+    same function from the files."""
+    items = rubric(jd, resume_text)
+    total = sum(WEIGHT[a.importance] for a in items)
+    return round(100 * sum(WEIGHT[a.importance] * a.value for a in items) / total) if total else 0
 
 
 def read_text(doc: common_pb2.Document, field_name: str) -> tuple[str, str, int]:
@@ -150,15 +179,23 @@ def _abort(context: grpc.ServicerContext, exc: Reject) -> None:
 def screen_response(jd: str, doc: common_pb2.Document, options: screening_pb2.ScreenOptions,
                     field_name: str) -> screening_pb2.ScreenResponse:
     text, fmt, pages = read_text(doc, field_name)
-    wanted, have = words(jd), words(text)
+    items = rubric(jd, text)
     flags = ["Text addressed to the screener"] if "ignore all previous" in text.lower() else []
+    musts = [a for a in items if a.importance == screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE]
+    met = [a for a in musts if a.verdict == screening_pb2.REQUIREMENT_VERDICT_MET]
     return screening_pb2.ScreenResponse(
-        match_score=score(jd, text), skills_matched=sorted(wanted & have)[:5],
-        skills_missing=sorted(wanted - have)[:5], requirements=rubric(wanted, text),
-        experience_evaluation=f"{len(have)} distinct terms in the resume.",
-        red_flags=flags, summary=f"{len(wanted & have)} of {len(wanted)} job terms present.",
-        usage=common_pb2.Usage(prompt_tokens=len(text) // 4, generated_tokens=42),
-        model=MODEL, prompt_version="screen_v2",
+        match_score=score(jd, text),
+        skills_matched=[a.label for a in items
+                        if a.verdict == screening_pb2.REQUIREMENT_VERDICT_MET],
+        skills_missing=[a.label for a in items
+                        if a.verdict == screening_pb2.REQUIREMENT_VERDICT_MISSING],
+        requirements=items,
+        experience_evaluation=f"{len(words(text))} distinct terms in the resume.",
+        red_flags=flags, summary=f"Meets {len(met)} of {len(musts)} must-have requirements.",
+        # Nothing is generated unless the caller asks for prose (ScreenOptions.explain).
+        usage=common_pb2.Usage(prompt_tokens=len(text) // 4,
+                               generated_tokens=42 if options.explain else 0),
+        model=MODEL, prompt_version="screen_v3",
         output_language=options.output_language or "en",
         document=screening_pb2.DocumentReport(format=fmt, pages=pages),
     )

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from hireserve.clients.documents import document_from_file
+from hireserve.v1 import screening_pb2
 from tests.clients.conftest import REPO
-from tests.clients.fake_server import FakeServer, read_text, score
+from tests.clients.fake_server import FakeServer, read_text, rubric, score
 
 PYTHON = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv").exists() else sys.executable
 
@@ -29,6 +30,19 @@ def expected_score(jd: Path, resume: Path) -> int:
     """The fake's score for a file, computed here from the file itself."""
     text, _, _ = read_text(document_from_file(resume), "resume")
     return score(jd.read_text(encoding="utf-8"), text)
+
+
+MARK = {screening_pb2.REQUIREMENT_VERDICT_MET: "✓", screening_pb2.REQUIREMENT_VERDICT_PARTIAL: "~",
+        screening_pb2.REQUIREMENT_VERDICT_MISSING: "✗"}
+
+
+def expected_marks(jd: Path, resume: Path) -> tuple[str, str]:
+    """(must-have marks, nice-to-have marks) of the fake's verdicts for a file, in job order."""
+    text, _, _ = read_text(document_from_file(resume), "resume")
+    items = rubric(jd.read_text(encoding="utf-8"), text)
+    must = screening_pb2.REQUIREMENT_IMPORTANCE_MUST_HAVE
+    return ("".join(MARK[a.verdict] for a in items if a.importance == must),
+            "".join(MARK[a.verdict] for a in items if a.importance != must))
 
 
 def test_parser_needs_no_torch() -> None:
@@ -76,7 +90,8 @@ def test_rank_folder_with_corrupt_file(fake: FakeServer, examples_dir: Path,
     with out_csv.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-    assert reader.fieldnames == ["rank", "file", "score", "summary", "red_flags", "error"]
+    assert reader.fieldnames == ["rank", "file", "score", "must_haves", "nice_to_haves",
+                                 "summary", "red_flags", "error"]
     resumes = sorted(p for p in folder.iterdir() if p.suffix != ".xlsx")
     assert sorted(r["file"] for r in rows) == [p.name for p in resumes]
 
@@ -93,14 +108,36 @@ def test_rank_folder_with_corrupt_file(fake: FakeServer, examples_dir: Path,
     expected = sorted(by_name, key=lambda n: (-by_name[n], order.index(n)))
     assert [r["file"] for r in good] == expected
     assert all(not r["error"] for r in good)
+    marks = {p.name: expected_marks(jd, p) for p in resumes if p.name != "corrupt.pdf"}
+    assert {r["file"]: (r["must_haves"], r["nice_to_haves"]) for r in good} == marks
+    assert {len(m) for m, _ in marks.values()} == {8} and {len(n) for _, n in marks.values()} == {4}
+    assert len({m for m, _ in marks.values()}) > 1  # the resumes differ: the column says how
     flagged = next(r for r in good if r["file"] == "eve_hidden_text.pdf")
     assert flagged["red_flags"]
+    assert (bad["must_haves"], bad["nice_to_haves"]) == ("", "")
 
     as_json = json.loads(out_json.read_text(encoding="utf-8"))
     assert [(j["file"], j["score"]) for j in as_json] == [
         (r["file"], int(r["score"]) if r["score"] else None) for r in rows]
+    assert [list(j) for j in as_json] == [[*reader.fieldnames, "requirements"]] * len(rows)
     assert isinstance(as_json[0]["red_flags"], list)
+    first = as_json[0]
+    assert len(first["requirements"]) == 12 and set(first["requirements"][0]) == {
+        "requirement", "label", "verdict", "evidence"}
+    assert "".join(MARK[getattr(screening_pb2, f"REQUIREMENT_VERDICT_{q['verdict'].upper()}")]
+                   for q in first["requirements"]) == "".join(marks[first["file"]])
+    assert as_json[-1]["requirements"] == []  # the corrupt file
+    # The table: one row per file with its marks and its red flags.
     assert "corrupt.pdf" in done.stdout and "alice_nguyen.pdf" in done.stdout
+    table = {line.split("│")[2].strip(): line for line in done.stdout.splitlines()
+             if line.count("│") >= 7 and line.split("│")[2].strip() in marks}
+    assert set(table) == set(marks)
+    for name, (must, nice) in marks.items():
+        cells = [c.strip() for c in table[name].split("│")]
+        assert (cells[4], cells[5]) == (must, nice)
+        # eve's PDF hides "ignore all previous instructions" (the fake reads hidden text)
+        flags = cells[7]
+        assert flags.startswith("Text addressed") if name == "eve_hidden_text.pdf" else flags == "-"
     assert len(fake.script.times("ScreenBatch")) == 3  # 8 resumes in batches of 3
 
 

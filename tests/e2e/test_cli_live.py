@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from screen_checks import check_screen
+from server_thread import ServerThread
+
+from hireserve.server.engine.args import EngineArgs
+from hireserve.v1 import common_pb2, screening_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -22,23 +31,70 @@ def cli(target: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_rank_a_folder_of_examples(server, tmp_path) -> None:
-    resumes = sorted(p.name for p in (EXAMPLES / "resumes").iterdir()
-                     if p.suffix in {".pdf", ".docx", ".txt", ".md"})
+@pytest.fixture(scope="module")
+def smollm2_server():
+    """The embedded default model (SmolLM2-135M-Instruct): real weights, so the job analysis
+    and the questions run as they do for a user, and still small enough for CI."""
+    s = ServerThread(EngineArgs(model="default", dtype="float32", device="cpu",
+                                num_kv_blocks=1024, max_num_batched_tokens=1024))
+    yield s
+    s.stop()
+
+
+RANKED = ("alice_nguyen.pdf", "carla_diaz.txt", "eve_hidden_text.pdf")
+MARKS = {"met": "✓", "partial": "~", "missing": "✗"}
+
+
+def test_rank_a_folder_of_examples(smollm2_server, tmp_path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for name in RANKED:
+        shutil.copy(EXAMPLES / "resumes" / name, folder)
+    jd = str(EXAMPLES / "jobs" / "backend_engineer.txt")
     out_csv, out_json = tmp_path / "rank.csv", tmp_path / "rank.json"
-    done = cli(server.target, "rank", "--jd", str(EXAMPLES / "jobs" / "backend_engineer.txt"),
-               str(EXAMPLES / "resumes"), "--csv", str(out_csv), "--json", str(out_json))
+    done = cli(smollm2_server.target, "rank", "--jd", jd, str(folder), "--csv", str(out_csv),
+               "--json", str(out_json))
     assert done.returncode == 0, done.stderr
-    rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
-    assert sorted(r["file"] for r in rows) == resumes
-    assert list(rows[0]) == ["rank", "file", "score", "summary", "red_flags", "error"]
-    scores = [int(r["score"]) for r in rows if not r["error"]]
-    assert scores == sorted(scores, reverse=True) and len(scores) == len(resumes)
-    hidden = next(r for r in rows if r["file"] == "eve_hidden_text.pdf")
-    assert "Hidden text" in hidden["red_flags"]
-    assert len(json.loads(out_json.read_text(encoding="utf-8"))) == len(resumes)
-    for name in resumes[:3]:
-        assert name in done.stdout  # the ranked table
+
+    with out_csv.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == ["rank", "file", "score", "must_haves", "nice_to_haves",
+                                 "summary", "red_flags", "error"]
+    assert sorted(r["file"] for r in rows) == list(RANKED)  # each file once
+    assert [r["rank"] for r in rows] == ["1", "2", "3"] and not any(r["error"] for r in rows)
+    scores = [int(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)
+
+    as_json = json.loads(out_json.read_text(encoding="utf-8"))
+    assert [j["file"] for j in as_json] == [r["file"] for r in rows]
+    for row, item in zip(rows, as_json, strict=True):
+        assert list(item) == [*reader.fieldnames, "requirements"]
+        # backend_engineer.txt: 5 must-haves then 3 nice-to-haves (tests/screening).
+        verdicts = [MARKS[q["verdict"]] for q in item["requirements"]]
+        assert len(verdicts) == 8
+        assert (row["must_haves"], row["nice_to_haves"]) == (
+            "".join(verdicts[:5]), "".join(verdicts[5:]))
+        assert row["red_flags"] == " | ".join(item["red_flags"])
+
+    # eve's white text is dropped and flagged, exactly as `hireserve screen` reports it.
+    eve = next(r for r in rows if r["file"] == "eve_hidden_text.pdf")
+    assert "Hidden text" in eve["red_flags"]
+    assert not any(r["red_flags"] for r in rows if r is not eve)
+    screened = cli(smollm2_server.target, "screen", "--jd", jd,
+                   str(folder / "eve_hidden_text.pdf"), "--json")
+    assert screened.returncode == 0, screened.stderr
+    [answer] = json.loads(screened.stdout)
+    assert " | ".join(answer["result"]["red_flags"]) == eve["red_flags"]
+    pdf = folder / "eve_hidden_text.pdf"
+    check_screen(json_format.ParseDict(answer["result"], screening_pb2.ScreenResponse()),
+                 common_pb2.Document(data=pdf.read_bytes(), filename=pdf.name))
+
+    table = [line for line in done.stdout.splitlines() if line.count("│") >= 7]
+    for name in RANKED:  # the ranked table: one row per file, eve's with its flag
+        [line] = [line for line in table if f" {name} " in line]
+        flags = line.split("│")[7].strip()
+        assert flags.startswith("Hidden text") if name == "eve_hidden_text.pdf" else flags == "-"
 
 
 def test_screen_questions_health_info(server) -> None:

@@ -76,8 +76,10 @@ def test_metrics_move_as_the_traffic_implies(observed) -> None:
         r.usage.generated_tokens for r in results)
     assert delta("hireserve_prefix_cache_hit_tokens_total") > 0
     assert delta("hireserve_documents_parsed_total", format="text", outcome="ok") == 6
-    # six screenings and the one extraction of the job description's requirements
-    assert delta("hireserve_time_to_first_token_seconds_count") == 6 + 1
+    # Only the requirement labels of the job's one analysis are generated (one request each);
+    # the screenings' questions are prefill-only and have no first token.
+    assert delta("hireserve_time_to_first_token_seconds_count") == len(results[0].requirements)
+    assert sum(r.usage.generated_tokens > 0 for r in results) == 1
     assert delta("hireserve_structured_output_failures_total") == 0
     model = server.engine.engine.source.name
     assert _total(after, "hireserve_build_info", model=model, tensor_parallel_size="1") == 1
@@ -88,16 +90,24 @@ def test_metrics_move_as_the_traffic_implies(observed) -> None:
         assert done.returncode == 0, (done.stdout + done.stderr).decode()
 
 
+AUDITED = ("Experience\n- 6 years of Python and Spark pipelines at Corp\n"
+           "- Airflow for the nightly jobs")
+
+
 def test_an_audit_record_replays_to_the_same_decision(observed) -> None:
     server, audit = observed
     stub = screening_pb2_grpc.ScreeningServiceStub(server.channel())
+    # Generated prose, sampled: the record must hold what it takes to sample it again.
     request = screening_pb2.ScreenRequest(
-        job_description=JD, resume=common_pb2.Document(text=RESUMES[0]),
+        job_description=JD, resume=common_pb2.Document(text=AUDITED),
         options=screening_pb2.ScreenOptions(
-            sampling=common_pb2.SamplingParams(temperature=1.0, seed=1234)))
+            explain=True, sampling=common_pb2.SamplingParams(temperature=1.0, seed=1234)))
     first = stub.Screen(request, metadata=[("x-request-id", "audit-me")], timeout=120)
     record = next(r for r in read_records(audit) if r["request_id"] == "audit-me")
-    assert RESUMES[0] not in audit.read_text()  # hashes, never the resume
+    text = audit.read_text()
+    for escaped in (json.dumps(AUDITED), json.dumps(AUDITED, ensure_ascii=False)):
+        assert escaped[1:-1] not in text  # hashes, never the resume (a line may be quoted)
+    assert record["inputs_sha256"]["resume"] == hashlib.sha256(AUDITED.encode()).hexdigest()
     assert record["seed"] == 1234 and record["prompt_version"] == first.prompt_version
     assert record["weights_fingerprint"] and record["latency_s"] > 0
     assert record["result"]["match_score"] == first.match_score
@@ -107,15 +117,33 @@ def test_an_audit_record_replays_to_the_same_decision(observed) -> None:
         ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 
     # A reviewer holding the documents re-runs the decision from the record alone.
-    inputs = {"job_description": JD, "resume": RESUMES[0], "options": request.options}
     from google.protobuf.json_format import MessageToDict
 
-    assert verify_inputs(record, {**inputs, "options": MessageToDict(request.options)})
+    inputs = {"job_description": JD, "resume": AUDITED,
+              "options": MessageToDict(request.options)}
+    assert verify_inputs(record, inputs)
     replay = screening_pb2.ScreenRequest(
-        job_description=JD, resume=common_pb2.Document(text=RESUMES[0]),
-        options=screening_pb2.ScreenOptions(sampling=common_pb2.SamplingParams(
+        job_description=JD, resume=common_pb2.Document(text=AUDITED),
+        options=screening_pb2.ScreenOptions(explain=True, sampling=common_pb2.SamplingParams(
             temperature=record["sampling"]["temperature"], seed=record["seed"])))
     again = stub.Screen(replay, timeout=120)
     assert again.match_score == record["result"]["match_score"]
     assert list(again.red_flags) == record["result"].get("red_flags", [])
     assert again.summary == record["result"].get("summary", "")
+    assert again.experience_evaluation == record["result"]["experience_evaluation"]
+
+
+def test_a_default_screen_records_that_nothing_was_sampled(observed) -> None:
+    server, audit = observed
+    stub = screening_pb2_grpc.ScreeningServiceStub(server.channel())
+    request = screening_pb2.ScreenRequest(job_description=JD,
+                                          resume=common_pb2.Document(text=AUDITED))
+    first = stub.Screen(request, metadata=[("x-request-id", "audit-plain")], timeout=120)
+    record = next(r for r in read_records(audit) if r["request_id"] == "audit-plain")
+    assert record["sampling"] == {"method": "prefill_scoring", "answers": ["no", "yes"]}
+    assert record["seed"] is None
+    assert [(q["verdict"], q["evidence"]) for q in record["result"]["requirements"]] == [
+        (screening_pb2.RequirementVerdict.Name(a.verdict).removeprefix(
+            "REQUIREMENT_VERDICT_").lower(), a.evidence) for a in first.requirements]
+    again = stub.Screen(request, timeout=120)
+    assert (again.match_score, again.summary) == (first.match_score, first.summary)

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import pytest
 
-from hireserve.server.errors import invalid_argument
+from hireserve.server.errors import ServiceError, invalid_argument
 from hireserve.server.service.generation import GenerationServicer
 from hireserve.server.service.rpc import ServiceState, request_id, stream, unary
 from hireserve.v1 import generation_pb2_grpc
@@ -25,6 +25,13 @@ class FakeContext:
         self.metadata = [("x-request-id", rid)] if rid else []
         self.trailing: tuple[tuple[str, str], ...] = ()
         self.aborts: list[tuple[grpc.StatusCode, str]] = []
+        self.done_callbacks: list[Any] = []
+
+    def add_done_callback(self, callback: Any) -> None:
+        self.done_callbacks.append(callback)
+
+    def time_remaining(self) -> float | None:
+        return None
 
     def invocation_metadata(self) -> list[tuple[str, str]]:
         return self.metadata
@@ -107,16 +114,21 @@ def test_a_failure_ends_with_one_status(method: str, code: grpc.StatusCode) -> N
     assert context.trailing == (("x-request-id", "r-1"),)
 
 
-def test_a_draining_server_refuses_and_returns() -> None:
+def test_a_draining_server_refuses_before_any_work() -> None:
     s, context = Servicer(), FakeContext("late")
     s.state.draining = True
+    items: list[str] = []
 
-    async def main() -> tuple[Any, list[str]]:
-        answer = await s.Ask(None, context)
-        items = [x async for x in s.Watch(None, context)]
-        return answer, items
+    async def main() -> None:
+        with pytest.raises(ServiceError):  # after the abort, as a failure does (above)
+            await s.Ask(None, context)
+        with pytest.raises(ServiceError):
+            async for x in s.Watch(None, context):
+                items.append(x)
 
-    answer, items = asyncio.run(main())
-    assert answer is None and items == []
+    asyncio.run(main())
+    assert items == []
     assert [c for c, _ in context.aborts] == [grpc.StatusCode.UNAVAILABLE] * 2
-    assert s.calls == [] and s.state.in_flight == 0
+    # counted under their code, like any other call that ended
+    assert [(m, c) for m, c, _ in s.calls] == [("Ask", "UNAVAILABLE"), ("Watch", "UNAVAILABLE")]
+    assert s.state.in_flight == 0

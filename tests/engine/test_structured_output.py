@@ -8,7 +8,12 @@ import json
 import pytest
 
 from hireserve.server.engine import LLM, SamplingParams
-from hireserve.server.prompts import QuestionMix, explain_v1, parse_questions_result, questions_schema
+from hireserve.server.prompts import (
+    QuestionMix,
+    explain_v1,
+    parse_questions_result,
+    questions_schema,
+)
 from hireserve.server.prompts.budget import worst_case_tokens
 
 VERDICTS = [("8 years of Rust", "must", "met", "Jane: 8 years of Rust."),

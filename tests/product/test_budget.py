@@ -10,16 +10,10 @@ import pytest
 import torch
 import xgrammar as xg
 
-from hireserve.server.prompts import (
-    GRAMMAR_OPTIONS,
-    questions_schema,
-    requirements_v1,
-    screen_schema,
-    screen_v2,
-)
+from hireserve.server.prompts import GRAMMAR_OPTIONS, explain_v1, labels_v1, questions_schema
 from hireserve.server.prompts.budget import fit_schema, text_field, worst_case_tokens
 
-# One character per token (the worst case for a budget): ASCII (J and R for the rubric keys),
+# One character per token (the worst case for a budget): ASCII letters and digits,
 # JSON punctuation, a backslash, a tab, multi-byte letters; plus an end token.
 VOCAB = [*"abcdefghijklmnopqrstuvwxyzJR_0123456789 {}[]:,\"\\\t-", "é", "中", "ي", "😀", "</s>"]
 EOS = len(VOCAB) - 1
@@ -62,10 +56,9 @@ def test_text_field_bounds_characters_and_forbids_escapes() -> None:
 
 
 @pytest.mark.parametrize("build", [
-    lambda: screen_schema(0.125), lambda: questions_schema(5),
-    lambda: screen_v2.screen_v2_schema(3, 120, 0.125), lambda: screen_v2.screen_v2_schema(2, 0),
-    lambda: requirements_v1.requirements_schema(4),
-], ids=["screen_v1", "questions_v1", "screen_v2", "screen_v2-no-lines", "requirements_v1"])
+    lambda: explain_v1.schema(0.125), lambda: questions_schema(5), lambda: labels_v1.schema(),
+    lambda: labels_v1.schema(0.01),
+], ids=["explain_v1", "questions_v1", "labels_v1", "labels_v1-smallest"])
 def test_no_walk_exceeds_the_worst_case(build) -> None:
     schema = build()
     bound = worst_case_tokens(schema)
@@ -77,13 +70,13 @@ def test_no_walk_exceeds_the_worst_case(build) -> None:
 
 
 def test_fit_schema_shrinks_to_the_budget_or_refuses() -> None:
-    full = worst_case_tokens(screen_schema())
-    schema, need = fit_schema(screen_schema, full)
-    assert need == full and schema == screen_schema()
-    _, smaller = fit_schema(screen_schema, full // 2)
+    full = worst_case_tokens(explain_v1.schema())
+    schema, need = fit_schema(explain_v1.schema, full)
+    assert need == full and schema == explain_v1.schema()
+    _, smaller = fit_schema(explain_v1.schema, full // 2)
     assert smaller <= full // 2
     with pytest.raises(ValueError, match="leaves 10 tokens"):
-        fit_schema(screen_schema, 10)
+        fit_schema(explain_v1.schema, 10)
 
 
 def test_unbounded_strings_are_refused() -> None:
@@ -99,7 +92,7 @@ def test_bitmask_layout_matches_the_sampler() -> None:
     # The sampler unpacks xgrammar's bitmask itself: the layouts must agree.
     from hireserve.server.layers.sampler import unpack_bitmask
 
-    grammar = _compile(screen_schema(0.125))
+    grammar = _compile(explain_v1.schema(0.125))
     matcher = xg.GrammarMatcher(grammar)
     bitmask = xg.allocate_token_bitmask(1, len(VOCAB))
     matcher.fill_next_token_bitmask(bitmask)

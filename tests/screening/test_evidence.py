@@ -37,7 +37,7 @@ def test_a_taken_line_goes_to_another_requirement_only_when_nothing_else_is_clos
 
 
 def test_attention_carries_evidence_across_languages() -> None:
-    lines = [line for line in split_lines("- 负责账务表结构设计\n- 设计对内 gRPC 接口\n- 参与值班\n")]
+    lines = list(split_lines("- 负责账务表结构设计\n- 设计对内 gRPC 接口\n- 参与值班\n"))
     # No word is shared with an English requirement: where the model looked decides.
     attention = [[0.1, 0.1, 0.6], [0.5, 0.1, 0.1], [0.2, 0.3, 0.2]]
     got = choose_evidence(["On-call rotation", "Schema design", "Payments"], lines,

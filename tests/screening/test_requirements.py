@@ -14,12 +14,16 @@ from pathlib import Path
 import pytest
 
 from hireserve.server.screening.requirements import (
+    MAX_CANDIDATE_LINES,
+    MAX_REQUIREMENTS,
     MUST,
     NICE,
+    candidate_lines,
     heading_kind,
     job_sections,
     needs_line_labels,
     select_requirements,
+    shown_text,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +148,60 @@ def test_nothing_read_as_a_requirement_falls_back_to_every_line() -> None:
     selection = select_requirements(sections, {}, {})
     assert selection.fallback
     assert [r.text for r in selection.items] == ["Friendly team.", "Good pay."]
+
+
+SMALL_JD = """Backend Engineer
+We build payment rails.
+You will own our billing service.
+Requirements:
+- Rust
+- PostgreSQL, Kafka is a plus
+Nice to have:
+- Go
+About us:
+- A small team in Berlin."""
+
+
+def test_headings_decide_and_lines_without_one_are_not_requirements() -> None:
+    title, sections = job_sections(SMALL_JD)
+    assert title == "Backend Engineer"
+    kinds = {s.heading: heading_kind(s.heading) for s in sections if s.heading}
+    assert kinds == {"Requirements": MUST, "Nice to have": NICE, "About us": "other"}
+    assert not needs_line_labels(sections, kinds)  # no model call for this posting
+    selection = select_requirements(sections, kinds)
+    # A must-have line that calls itself "a plus" is a nice-to-have; the introduction, the
+    # duties line and "About us" are no requirement at all.
+    assert [(r.text, r.importance, r.line) for r in selection.items] == [
+        ("Rust", MUST, 5), ("PostgreSQL, Kafka is a plus", NICE, 6), ("Go", NICE, 8)]
+
+
+def test_a_one_line_posting_has_no_title() -> None:
+    title, sections = job_sections("Backend engineer: Rust, PostgreSQL (remote)")
+    assert title == ""
+    assert [line.text for s in sections for line in s.lines] == [
+        "Backend engineer: Rust, PostgreSQL (remote)"]
+    assert heading_kind("") is None and heading_kind("Vos missions") is None
+
+
+def test_requirements_are_capped_with_must_haves_first() -> None:
+    text = ("Engineer\nNice to have:\n" + "\n".join(f"- item {i}" for i in range(10))
+            + "\nRequirements:\n" + "\n".join(f"- must {i}" for i in range(10)))
+    _, sections = job_sections(text)
+    kinds = {s.heading: heading_kind(s.heading) for s in sections if s.heading}
+    items = select_requirements(sections, kinds).items
+    assert len(items) == MAX_REQUIREMENTS
+    assert [r.text for r in items[:10]] == [f"must {i}" for i in range(10)]
+    assert [r.text for r in items[10:]] == ["item 0", "item 1"]
+
+
+def test_the_model_reads_a_long_posting_only_up_to_the_lines_it_is_asked_about() -> None:
+    _, sections = job_sections(SMALL_JD)
+    assert shown_text(SMALL_JD, sections) == SMALL_JD  # a posting of usual length: all of it
+    long = "Staff engineer\n" + "\n".join(
+        f"- {i} years with distributed system number {i}." for i in range(2000))
+    _, sections = job_sections(long)
+    shown = shown_text(long, sections)
+    lines = candidate_lines(sections)
+    assert shown.splitlines() == long.splitlines()[: MAX_CANDIDATE_LINES + 1]  # title + 40
+    assert lines[MAX_CANDIDATE_LINES - 1].text in shown
+    assert lines[MAX_CANDIDATE_LINES].text not in shown

@@ -58,3 +58,17 @@ def test_dated_roles_merge_overlaps_and_read_present() -> None:
     assert (roles.count, roles.first_year, roles.last_year, roles.ongoing) == (3, 2017, 2026, True)
     assert roles.years == pytest.approx(2026.5 - 2017, abs=0.01)
     assert dated_roles(["no dates here"]).years == 0.0
+
+
+def test_the_score_is_the_weighted_mean_of_the_values_not_of_the_verdicts() -> None:
+    must, nice = Requirement("Go", "must", "Go"), Requirement("Kafka", "nice", "Kafka")
+    # Both must-haves read "partial", yet the surer one scores higher: the value counts.
+    a = [Assessment(must, 0.60, Verdict.PARTIAL, 0.8), Assessment(nice, 0.2, Verdict.MISSING, 0.8)]
+    b = [Assessment(must, 0.40, Verdict.PARTIAL, 0.8), Assessment(nice, 0.2, Verdict.MISSING, 0.8)]
+    assert match_score(a) == round(100 * (2 * 0.6 + 0.2) / 3) == 47
+    assert match_score(b) == round(100 * (2 * 0.4 + 0.2) / 3) == 33
+    # A missing must-have does not cap the score: candidates stay ranked by the rest.
+    missing = Assessment(must, 0.0, Verdict.MISSING, 0.9)
+    c = [missing] + [Assessment(must, 1.0, Verdict.MET, 0.9)] * 3
+    d = [missing] + [Assessment(must, 0.5, Verdict.PARTIAL, 0.9)] * 3
+    assert match_score(c) == 75 > match_score(d) > 0

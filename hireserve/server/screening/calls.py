@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import grpc
 
-from hireserve.scheduler.errors import PromptTooLongError, QueueFullError
-from hireserve.server.engine.async_engine import AsyncEngine, EngineDeadError
+from hireserve.server.engine.async_engine import AsyncEngine
+from hireserve.server.engine.errors import EngineDeadError, PromptTooLongError, QueueFullError
 from hireserve.server.engine.outputs import ScoreOutput
 from hireserve.server.engine.sampling_params import SamplingParams
 from hireserve.server.errors import ServiceError, invalid_argument, resource_exhausted

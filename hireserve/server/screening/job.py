@@ -56,17 +56,18 @@ class JobAnalyzer:
 
     async def analyze(self, text: str, call: Call) -> JobProfile:
         _, sections = await asyncio.to_thread(req.job_sections, text)
+        shown = req.shown_text(text, sections)
         kinds = {s.heading: req.heading_kind(s.heading) for s in sections if s.heading}
         unknown = [h for h, kind in kinds.items() if kind is None]
         tokens = Tokens()
         if unknown:
-            answers, spent = await self._classify(text, unknown, call)
+            answers, spent = await self._classify(shown, unknown, call)
             kinds.update(answers)
             tokens += spent
         known = {h: k for h, k in kinds.items() if k is not None}
         line_labels = None
         if req.needs_line_labels(sections, known):
-            line_labels, spent = await self._label_lines(text, sections, call)
+            line_labels, spent = await self._label_lines(shown, sections, call)
             tokens += spent
         selection = req.select_requirements(sections, known, line_labels)
         texts = [item.text for item in selection.items]

@@ -48,6 +48,7 @@ class ScreenSettings:
     explain: bool = False  # generated prose instead of the verdicts' own sentences
     sampling: SamplingParams = GREEDY  # for generated prose only
     prompt_version: str = ""
+    options: Any = None  # the caller's options as sent (ScreenOptions): what the audit hashes
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class QuestionSettings:
     output_language: str = ""
     blind: bool = False
     sampling: SamplingParams = GREEDY
+    options: Any = None  # the caller's options as sent (ScreenOptions): what the audit hashes
 
 
 @dataclass(frozen=True)

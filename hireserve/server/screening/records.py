@@ -31,6 +31,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _options(settings: Any) -> Any:
+    """The options as the caller sent them, so that a reviewer holding the request can verify
+    the record's hash (verify_inputs); the settings themselves when there is no request."""
+    return _plain(settings.options if settings.options is not None else settings)
+
+
 def _document(document: Any) -> str | bytes:
     content: str | bytes = (document.text if document.WhichOneof("content") == "text"
                             else document.data)
@@ -68,7 +74,7 @@ class Auditor:
         sampling = settings.sampling if settings.explain else SCORING
         await self._append(call, method, screen_v3.PROMPT_VERSION, "none", sampling,
                            {"job_description": jd, "resume": _document(document),
-                            "options": _plain(settings)}, outcome, started)
+                            "options": _options(settings)}, outcome, started)
 
     async def questions(self, call: Call, jd: str, document: Any, n: int, mix: Any,
                         settings: Any, interview: Any, started: float) -> None:
@@ -81,7 +87,7 @@ class Auditor:
         await self._append(call, "GenerateQuestions", questions_v1.PROMPT_VERSION,
                            questions_v1.SCHEMA_VERSION, interview.params,
                            {"job_description": jd, "resume": _document(document),
-                            "num_questions": n, "mix": _plain(mix), "options": _plain(settings)},
+                            "num_questions": n, "mix": _plain(mix), "options": _options(settings)},
                            outcome, started)
 
     async def _append(self, call: Call, method: str, prompt_version: str, schema_version: str,

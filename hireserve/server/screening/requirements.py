@@ -109,6 +109,16 @@ def candidate_lines(sections: Sequence[Section]) -> list[Line]:
     return [line for s in sections for line in s.lines]
 
 
+def shown_text(text: str, sections: Sequence[Section]) -> str:
+    """The part of the posting the model reads when it is asked about headings or lines: the
+    text up to the last line it may be asked about (MAX_CANDIDATE_LINES). A posting of any
+    length within the limit then fits the context, and costs what its first lines cost."""
+    lines = candidate_lines(sections)
+    if len(lines) <= MAX_CANDIDATE_LINES:
+        return text
+    return "\n".join(text.splitlines()[: lines[MAX_CANDIDATE_LINES - 1].number])
+
+
 def line_label(text: str) -> str:
     """A line the model read as a requirement: a nice-to-have when it says so itself."""
     return NICE if _NICE.search(text) else MUST

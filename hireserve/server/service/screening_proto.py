@@ -30,12 +30,14 @@ def _sampling(options: screening_pb2.ScreenOptions) -> SamplingParams:
 
 def screen_settings(options: screening_pb2.ScreenOptions) -> ScreenSettings:
     return ScreenSettings(output_language=options.output_language, explain=options.explain,
-                          sampling=_sampling(options), prompt_version=options.prompt_version)
+                          sampling=_sampling(options), prompt_version=options.prompt_version,
+                          options=options)
 
 
 def question_settings(options: screening_pb2.ScreenOptions) -> QuestionSettings:
     return QuestionSettings(output_language=options.output_language,
-                            blind=options.blind_screening, sampling=_sampling(options))
+                            blind=options.blind_screening, sampling=_sampling(options),
+                            options=options)
 
 
 def question_mix(request: screening_pb2.GenerateQuestionsRequest, n: int) -> QuestionMix:
