@@ -8,7 +8,8 @@ is one JSON object (keys sorted, UTF-8) with:
     request_id, method   the RPC's request id (x-request-id) and method ("Screen", ...)
     model_id             the model the engine serves (source name)
     weights_fingerprint  weights_fingerprint(model) or checkpoint_fingerprint(files), see below
-    prompt_version       e.g. "screen_v1"; schema_version e.g. "screen_schema_v1"
+    prompt_version       e.g. "screen_v3"; schema_version e.g. "questions_schema_v1" ("none"
+                         for a Screen: its verdicts are read, not generated)
     sampling             the SamplingParams as a dict; `json_schema` is replaced by
                          `json_schema_sha256` (the schema is known from schema_version)
     seed                 the sampling seed (also inside `sampling`), null if unseeded

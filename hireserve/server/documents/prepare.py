@@ -6,7 +6,7 @@ server runs it in a document worker process (documents/pool.py); only short plai
 prepared in the server itself. Red flags found here (hidden text, text addressed to the
 screener) come from the server, not the model, so a weak model cannot miss them.
 
-For the rubric prompt (screen_v2) lines that address the screener are withheld: the model never
+Lines that address the screener are withheld: the model never
 reads them and they can never be evidence, so an injected instruction cannot raise the score,
 whatever the model would have done with it. `Prepared` crosses the process boundary as JSON
 (`to_wire` / `from_wire`).
@@ -32,7 +32,7 @@ class Prepared:
     document: ParsedDocument
     red_flags: list[str] = field(default_factory=list)
     redactions: dict[str, int] = field(default_factory=dict)
-    lines: list[Line] = field(default_factory=list)  # the lines the model may read (screen_v2)
+    lines: list[Line] = field(default_factory=list)  # the lines the model may read (screen_v3)
     withheld_lines: int = 0  # lines dropped because they address the screener
 
     def __repr__(self) -> str:  # never the text

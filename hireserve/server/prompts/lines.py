@@ -1,4 +1,4 @@
-"""Split a resume or a job description into the lines a rubric prompt numbers.
+"""Split a resume or a job description into lines: a job's requirements, a resume's evidence.
 
     split_lines(text) -> list[Line]
 
@@ -68,7 +68,8 @@ def split_lines(text: str, *, list_titles: bool = False) -> list[Line]:
             if blank_after_list and not bullet:
                 section = ""
             in_list, blank_after_list = bullet, False
-        if is_heading(stripped) or (list_titles and _titles_list(stripped, rows[i + 1:])):
+        if is_heading(stripped) or (_titles_list(stripped, rows[i + 1:]) if list_titles
+                                    else _short_title(stripped, rows[i + 1:])):
             section = _heading_text(stripped)
             lines.append(Line(section, heading=True, section=section, number=number))
             continue
@@ -146,6 +147,18 @@ def _titles_list(line: str, after: list[tuple[int, str]]) -> bool:
     return bool(_BULLET.match(following))
 
 
+MAX_SHORT_TITLE_WORDS = 3
+_SHORT_TITLE = re.compile(r"[^\W\d_][^\d,;:.!?。，；：！？]*")
+
+
+def _short_title(line: str, after: list[tuple[int, str]]) -> bool:
+    """In a resume, a line of at most three words, no digits or punctuation, with more lines
+    after it: a section title in any language ("Compétences", "Formation", "Erfahrung")."""
+    text = line.strip()
+    return (len(text.split()) <= MAX_SHORT_TITLE_WORDS and bool(_SHORT_TITLE.fullmatch(text))
+            and any(row for _, row in after))
+
+
 def _heading_text(line: str) -> str:
     return line.strip().strip("#*_=").strip().rstrip(":：").strip()
 
@@ -157,9 +170,12 @@ def _sentences(body: str) -> list[str]:
 
 
 # A "Skills" section, or a line that is a list of short keywords. Evidence from such a line is a
-# claim without applied use: service/rubric.py counts "met" on it as "partial".
+# claim without applied use: a requirement it alone shows counts as partial at most
+# (screening/assess.py).
 _SKILLS_SECTION = re.compile(
-    r"skill|technolog|tools|stack|competenc|keyword|proficienc|技能|技术栈|专长", re.IGNORECASE)
+    r"skill|technolog|tools|stack|competenc|keyword|proficienc|技能|技术栈|专长"
+    r"|compétence|competencia|competência|competenze|habilidad|conocimiento|kenntnisse"
+    r"|fähigkeit|навык|スキル|기술|المهارات", re.IGNORECASE)
 _LIST_SEPARATORS = re.compile(r"\s*[,;|•·/、，；]\s*")
 _LABEL = re.compile(r"^[^:：]{1,40}[:：]\s*")
 MIN_LIST_ITEMS = 4

@@ -25,6 +25,8 @@ from hireserve.server.screening.evidence import choose_evidence
 from hireserve.server.screening.job import JobProfile
 from hireserve.server.screening.verdicts import Assessment, Verdict, match_score, verdict_of
 
+SKILLS_LIST_CAP = 0.5  # the value of a requirement whose only evidence is a skills list
+
 
 @dataclass(frozen=True)
 class Assessed:
@@ -72,16 +74,18 @@ class Assessor:
                   outputs: Sequence[ScoreOutput]) -> Assessed:
         p_yes = [yes_probability(o.logprobs, self.yes, self.no) for o in outputs]
         values = [a.value(p) for a, p in zip(profile.anchors, p_yes, strict=True)]
-        verdicts = [verdict_of(v) for v in values]
         content = [line for line in lines if not line.heading]
         attention = [list(o.attention) for o in outputs]
         evidence = choose_evidence(
             [r.text for r in profile.requirements], content,
-            shown=[v is not Verdict.MISSING for v in verdicts], order=values,
+            shown=[verdict_of(v) is not Verdict.MISSING for v in values], order=values,
             attention=attention if all(len(a) == len(content) for a in attention) else None)
+        # A requirement shown only by a skills list is claimed, not shown in work: partial at
+        # most (a keyword-stuffed skills section must not count as dated work does).
+        values = [min(v, SKILLS_LIST_CAP) if ev is not None and ev.skills_list else v
+                  for v, ev in zip(values, evidence, strict=True)]
         assessments = tuple(
-            Assessment(r, v, verdict, max(p, 1.0 - p), ev if verdict is not Verdict.MISSING
-                       else None)
-            for r, v, verdict, p, ev in zip(profile.requirements, values, verdicts, p_yes,
-                                            evidence, strict=True))
+            Assessment(r, v, verdict_of(v), max(p, 1.0 - p),
+                       ev if verdict_of(v) is not Verdict.MISSING else None)
+            for r, v, p, ev in zip(profile.requirements, values, p_yes, evidence, strict=True))
         return Assessed(assessments, match_score(assessments), Tokens.of_scores(outputs))
