@@ -144,13 +144,16 @@ def server_passes(args: argparse.Namespace, jobs: Sequence[dataset.Job]) -> dict
             print(f"{job.id}: {len(records)}/{len(job.items)} screened in {wall:.0f} s",
                   file=sys.stderr)
         warm = screens.time_screens(client, base_work(jobs, args.single), timeout=args.timeout)
+        throughput = (screens.speed_batch(client, jobs, timeout=args.timeout)
+                      if args.single else None)
         v1 = None
         if args.v1:
             v1 = run_v1(client, jobs, context_length=info.context_length,
                         concurrency=args.v1_concurrency, temperature=args.temperature,
                         timeout=args.timeout)
             print(f"screen_v1: {len(v1.scores)} scored in {v1.wall_s:.0f} s", file=sys.stderr)
-    return {"info": info, "batch": batch, "cold": cold, "warm": warm, "v1": v1}
+    return {"info": info, "batch": batch, "cold": cold, "warm": warm, "v1": v1,
+            "throughput": throughput}
 
 
 def hf_pass(args: argparse.Namespace, jobs: Sequence[dataset.Job], batch: screens.BatchRun,
@@ -199,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model["evidence"] = (evidence.precision(
         jobs, labels, {k: r["requirements"] for k, r in batch.records.items()})
         if labels is not None else None)
-    speed = screens.speed_summary(batch, passes["cold"], passes["warm"])
+    speed = screens.speed_summary(batch, passes["cold"], passes["warm"], passes["throughput"])
     speed["v1_per_min"] = v1.per_minute() if v1 else None
     speed["hf_per_min"] = hf.get("per_min") if hf else None
     speed["hf_ratio"] = (speed["batch_per_min"] / speed["hf_per_min"]

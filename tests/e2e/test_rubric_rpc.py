@@ -96,7 +96,8 @@ def test_headings_that_decide_every_line_need_no_model_to_find_the_requirements(
         r = _screen(server, RESUME, jd)
         again = _screen(server, RESUME, jd)
     kinds = {rid.split("-job-")[1][0] for rid in spy.job_requests()}
-    assert kinds == {"c", "n"}  # anchors and labels only: no heading or line was asked about
+    # Anchors (and labels of the longer requirements) only: no heading or line was asked about.
+    assert "c" in kinds and kinds <= {"c", "n"}
     # ...and only once: the second screen found the analysis cached.
     assert len({rid.split("-job-")[0] for rid in spy.job_requests()}) == 1
     assert [(a.requirement, a.importance) for a in r.requirements] == [

@@ -22,8 +22,8 @@ SYSTEM = """You name the requirements of job descriptions. Given one requirement
 short name: the skill, experience or qualification it asks for, in two to five words, in the \
 language of the requirement. No years, no adjectives such as "strong". Answer with JSON."""
 
-EXAMPLE_REQUIREMENT = "5+ years of experience designing REST APIs in Java, ideally in fintech."
-EXAMPLE_ANSWER = '{"label":"REST API design in Java"}'
+EXAMPLE_REQUIREMENT = "At least 4 years managing warehouse stock with SAP, ideally in retail."
+EXAMPLE_ANSWER = '{"label":"Warehouse stock management"}'
 
 
 def messages(requirement: str) -> list[dict[str, str]]:

@@ -30,6 +30,7 @@ from hireserve.server.screening.verdicts import Requirement
 
 GREEDY = SamplingParams(temperature=0.0)
 FIELD = "job_description"
+SHORT_REQUIREMENT_WORDS = 5  # a requirement this short is its own label
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,17 @@ class JobAnalyzer:
         return anchors, Tokens.of_scores(outputs)
 
     async def _labels(self, texts: list[str], call: Call) -> tuple[list[str], Tokens]:
+        """A requirement of a few words is its own label ("Go or Rust", "CCRN certification");
+        a longer one is named by the model (labels_v1), all at once."""
+        long = [i for i, t in enumerate(texts) if len(t.split()) > SHORT_REQUIREMENT_WORDS
+                or len(t) > labels_v1.MAX_LABEL_CHARS]
         answers = await all_or_none([
-            self.calls.answer(labels_v1.messages(t), labels_v1.schema, labels_v1.parse,
+            self.calls.answer(labels_v1.messages(texts[i]), labels_v1.schema, labels_v1.parse,
                               GREEDY, call, field=FIELD, tag=f"n{i}")
-            for i, t in enumerate(texts)])
+            for i in long])
+        labels = [" ".join(t.split()).strip(" .;:") for t in texts]
         tokens = Tokens()
-        for a in answers:
+        for i, a in zip(long, answers, strict=True):
+            labels[i] = a.value
             tokens += a.tokens
-        return [a.value for a in answers], tokens
+        return labels, tokens
