@@ -21,16 +21,6 @@ class QuestionType(str, Enum):
 
 
 @dataclass(frozen=True)
-class ScreenResult:
-    match_score: int
-    skills_matched: tuple[str, ...]
-    skills_missing: tuple[str, ...]
-    experience_evaluation: str
-    red_flags: tuple[str, ...]
-    summary: str
-
-
-@dataclass(frozen=True)
 class Question:
     type: QuestionType
     question: str
