@@ -177,6 +177,22 @@ def test_cpu_layout_unpacks_to_what_the_kernel_multiplies() -> None:
     torch.testing.assert_close(w_t.float(), g.dequantize().T, atol=4e-3, rtol=0)
 
 
+def test_dequantization_runs_in_and_out_of_inference_mode() -> None:
+    """The engine dequantizes under inference_mode, tests and warm-ups outside it: the shared
+    scratch buffers must stay writable in both, in either order."""
+    w = _rand(128, 64, seed=15)
+    g = Int4Groups.quantize(w, 32)
+    packed, sz = int4pack.pack(g.q.permute(1, 0, 2).reshape(128, -1),
+                               *(t.permute(1, 0, 2).reshape(128, -1) for t in (g.scale, g.zero)),
+                               torch.bfloat16)
+    int4pack._workspaces.clear()
+    with torch.inference_mode():
+        inside = int4pack.dequantize_t(packed, sz, 128, 64, 32).float().clone()
+    outside = int4pack.dequantize_t(packed, sz, 128, 64, 32).float()
+    torch.testing.assert_close(inside, outside, atol=0, rtol=0)
+    torch.testing.assert_close(outside, g.dequantize().T, atol=4e-3, rtol=0)
+
+
 def test_int4_head_pads_rows_and_cuts_the_padding(monkeypatch: pytest.MonkeyPatch) -> None:
     vocab, dim = 509, 64  # 509 rows: not a multiple of the kernel's 16-row blocks
     table, hidden = _rand(vocab, dim, seed=13), _rand(3, dim, seed=14).bfloat16()

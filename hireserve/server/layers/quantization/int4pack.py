@@ -66,7 +66,10 @@ def workspace(name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Te
         numel *= s
     buf = _workspaces.get((name, dtype))
     if buf is None or buf.numel() < numel:
-        buf = _workspaces[(name, dtype)] = torch.empty(numel, dtype=dtype)
+        # A normal tensor, even when first asked for under inference_mode: an inference
+        # tensor could not be written outside it (a test, a warm-up) on the next call.
+        with torch.inference_mode(False):
+            buf = _workspaces[(name, dtype)] = torch.empty(numel, dtype=dtype)
     return buf[:numel].view(shape)
 
 
