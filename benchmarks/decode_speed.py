@@ -7,11 +7,12 @@ weights, same dtype, same run.
 Reports tokens/s at batch 1 and 8: "end-to-end" = prompt prefill + all new tokens (what
 `generate` measures), "decode" = the per-token steps only (runner). "step loop" is the engine's
 end to end over the same steps (one prefill step, then one decode step per token, prefix caching
-off). "overhead" is the time per step outside the model's forward (wall time minus the time
+off). "overhead" is the time per step outside the model's forward (the time minus the time
 in the runner's `_logits`, measured in the same run): the runner's own (tensors in, sampling)
 and the whole step loop's (scheduler, runner, fast-forward, detokenizer, outputs). It is
-what the engine's Python adds, free of the forward's noise on a shared machine. Each figure is
-the best of `--repeats` runs, the three alternating, so a busy shared machine skews all alike.
+what the engine's Python adds, free of the forward's noise on a shared machine; "cpu" is the
+same in this thread's CPU time, which other processes on the machine do not inflate. Each
+figure is the best of `--repeats` runs, the three alternating.
 """
 
 from __future__ import annotations
@@ -41,32 +42,37 @@ BLOCK_SIZE = 16
 
 
 class ForwardClock:
-    """Times a runner's forward (`_logits`: the model and the LM head) while installed."""
+    """Times a runner's forward (`_logits`: the model and the LM head) while installed, in wall
+    time and in this thread's CPU time (the engine steps on the caller's thread here)."""
 
     def __init__(self, runner: ModelRunner) -> None:
-        self.seconds = 0.0
-        self.calls = 0
+        self.reset()
         original: Callable[..., torch.Tensor] = runner._logits
 
         def timed(*args: Any) -> torch.Tensor:
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.thread_time()
             logits = original(*args)
-            self.seconds += time.perf_counter() - start
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.thread_time() - cpu
             self.calls += 1
             return logits
 
         runner._logits = timed  # type: ignore[method-assign]
 
     def reset(self) -> None:
-        self.seconds, self.calls = 0.0, 0
+        self.wall, self.cpu, self.calls = 0.0, 0.0, 0
+        self.started = (time.perf_counter(), time.thread_time())
 
-    def overhead_ms(self, wall: float) -> float:
-        """Milliseconds per step outside the forward."""
-        return (wall - self.seconds) / max(1, self.calls) * 1e3
+    def overhead_ms(self) -> tuple[float, float]:
+        """Milliseconds per step outside the forward since reset(): (wall, thread CPU)."""
+        wall = time.perf_counter() - self.started[0] - self.wall
+        cpu = time.thread_time() - self.started[1] - self.cpu
+        steps = max(1, self.calls)
+        return wall / steps * 1e3, cpu / steps * 1e3
 
 
 def ours(runner: ModelRunner, clock: ForwardClock, prompts: list[list[int]], new_tokens: int
-         ) -> tuple[float, float, float]:
+         ) -> tuple[float, float, tuple[float, float]]:
     """-> (end-to-end seconds, decode-only seconds, overhead ms per step), greedy."""
     seqs = [Sequence(list(p)) for p in prompts]
     next_block = 0
@@ -87,11 +93,11 @@ def ours(runner: ModelRunner, clock: ForwardClock, prompts: list[list[int]], new
             ScheduledChunk(s, s.num_tokens - 1, 1, True, **DECODE) for s in seqs
         ])).sampled
     end = time.perf_counter()
-    return end - start, end - decode_start, clock.overhead_ms(end - start)
+    return end - start, end - decode_start, clock.overhead_ms()
 
 
 def step_loop(llm: LLM, clock: ForwardClock, prompts: list[list[int]], new_tokens: int
-              ) -> tuple[float, float]:
+              ) -> tuple[float, tuple[float, float]]:
     """(end-to-end seconds, overhead ms per step) of the same greedy tokens through the
     engine's step loop."""
     params = SamplingParams(temperature=0.0, max_tokens=new_tokens, ignore_eos=True)
@@ -99,9 +105,10 @@ def step_loop(llm: LLM, clock: ForwardClock, prompts: list[list[int]], new_token
     start = time.perf_counter()
     outputs = llm.generate(prompts, params)
     elapsed = time.perf_counter() - start
+    overhead = clock.overhead_ms()
     assert all(len(o.token_ids) == new_tokens for o in outputs)
     assert clock.calls == new_tokens  # one prefill step, then one decode step per token
-    return elapsed, clock.overhead_ms(elapsed)
+    return elapsed, overhead
 
 
 def theirs(hf: torch.nn.Module, prompts: list[list[int]], new_tokens: int) -> float:
@@ -163,11 +170,16 @@ def main() -> None:
         decode = min(r[1] for r in runs)
         loop = min(t for t, _ in loops)
         n = batch * args.new_tokens
+
+        def overhead(measured: list[tuple[float, float]]) -> str:
+            return (f"overhead {min(w for w, _ in measured):5.2f} ms/step, "
+                    f"cpu {min(c for _, c in measured):5.2f}")
+
         line = (f"batch {batch}: ours {n / total:7.1f} tok/s end-to-end "
                 f"({batch * (args.new_tokens - 1) / decode:7.1f} tok/s decode steps, "
-                f"overhead {min(r[2] for r in runs):5.2f} ms/step) | "
+                f"{overhead([r[2] for r in runs])}) | "
                 f"step loop {n / loop:7.1f} tok/s end-to-end "
-                f"(overhead {min(o for _, o in loops):5.2f} ms/step)")
+                f"({overhead([o for _, o in loops])})")
         if references:
             line += f" | transformers generate {n / min(references):7.1f} tok/s end-to-end"
         print(line, flush=True)
