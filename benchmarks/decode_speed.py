@@ -11,8 +11,11 @@ off). "overhead" is the time per step outside the model's forward (the time minu
 in the runner's `_logits`, measured in the same run): the runner's own (tensors in, sampling)
 and the whole step loop's (scheduler, runner, fast-forward, detokenizer, outputs). It is
 what the engine's Python adds, free of the forward's noise on a shared machine; "cpu" is the
-same in this thread's CPU time, which other processes on the machine do not inflate. Each
-figure is the best of `--repeats` runs, the three alternating.
+same in this thread's CPU time, which other processes on the machine do not inflate.
+"stubbed" is the step loop alone: `LLMEngine.step` while the batch decodes with the model's
+forward replaced by fixed logits, in microseconds of thread CPU per step, the finest measure of
+what the engine's Python costs. Each figure is the best of `--repeats` runs, the measurements
+alternating.
 """
 
 from __future__ import annotations
@@ -111,6 +114,35 @@ def step_loop(llm: LLM, clock: ForwardClock, prompts: list[list[int]], new_token
     return elapsed, overhead
 
 
+STUBBED_STEPS = 200
+
+
+def stubbed_step_us(llm: LLM, prompts: list[list[int]]) -> float:
+    """Thread CPU microseconds per `LLMEngine.step` while `prompts` decode greedily, the
+    model's forward replaced by fixed logits (the runner still builds its inputs and samples;
+    the scheduler, detokenizer and outputs run as in service)."""
+    engine, runner = llm.engine, llm.engine.runner
+    logits = torch.randn(len(prompts), engine.model_config.vocab_size,
+                         generator=torch.Generator().manual_seed(1))
+    forward = runner._logits
+    runner._logits = lambda inputs: logits[:len(inputs.meta.query_lens_cpu)]  # type: ignore[method-assign]
+    params = SamplingParams(temperature=0.0, max_tokens=STUBBED_STEPS + 40, ignore_eos=True)
+    ids = [f"stubbed-{i}" for i in range(len(prompts))]
+    try:
+        for rid, prompt in zip(ids, prompts, strict=True):
+            engine.add_request(rid, prompt, params)
+        for _ in range(20):  # the prefill, then decodes
+            engine.step()
+        start = time.thread_time()
+        for _ in range(STUBBED_STEPS):
+            engine.step()
+        return (time.thread_time() - start) / STUBBED_STEPS * 1e6
+    finally:
+        for rid in ids:
+            engine.abort_request(rid)
+        runner._logits = forward  # type: ignore[method-assign]
+
+
 def theirs(hf: torch.nn.Module, prompts: list[list[int]], new_tokens: int) -> float:
     ids = torch.tensor(prompts)
     start = time.perf_counter()
@@ -139,9 +171,9 @@ def main() -> None:
     hf = None if args.skip_transformers else AutoModelForCausalLM.from_pretrained(
         source.path.parent, gguf_file=source.path.name, dtype=dtype
     ).eval()
+    longest = args.prompt_len + max(args.new_tokens, STUBBED_STEPS + 40)
     llm = LLM(DEFAULT_MODEL, dtype=args.dtype, device="cpu", block_size=BLOCK_SIZE,
-              num_kv_blocks=max(args.batches) * (-(-(args.prompt_len + args.new_tokens)
-                                                   // BLOCK_SIZE)),
+              num_kv_blocks=max(args.batches) * (-(-longest // BLOCK_SIZE)),
               max_num_batched_tokens=max(2048, max(args.batches) * args.prompt_len),
               enable_prefix_caching=False, attention_backend="torch")
     loop_clock = ForwardClock(llm.engine.runner)
@@ -160,10 +192,11 @@ def main() -> None:
             step_loop(llm, loop_clock, [p[:8] for p in prompts], 4)
             if hf is not None:
                 theirs(hf, [p[:8] for p in prompts], 4)
-            runs, loops, references = [], [], []
+            runs, loops, stubbed, references = [], [], [], []
             for _ in range(args.repeats):
                 runs.append(ours(runner, clock, prompts, args.new_tokens))
                 loops.append(step_loop(llm, loop_clock, prompts, args.new_tokens))
+                stubbed.append(stubbed_step_us(llm, prompts))
                 if hf is not None:
                     references.append(theirs(hf, prompts, args.new_tokens))
         total = min(r[0] for r in runs)
@@ -179,7 +212,7 @@ def main() -> None:
                 f"({batch * (args.new_tokens - 1) / decode:7.1f} tok/s decode steps, "
                 f"{overhead([r[2] for r in runs])}) | "
                 f"step loop {n / loop:7.1f} tok/s end-to-end "
-                f"({overhead([o for _, o in loops])})")
+                f"({overhead([o for _, o in loops])}; stubbed {min(stubbed):6.1f} us/step)")
         if references:
             line += f" | transformers generate {n / min(references):7.1f} tok/s end-to-end"
         print(line, flush=True)
