@@ -104,7 +104,7 @@ class Sequence:
         has sampled since its last (re)admission; until then everything it lacks is prefill."""
         if not self.is_generating:
             return ChunkKind.PREFILL
-        if self.num_tokens - self.num_computed_tokens == 1:
+        if len(self.token_ids) - self.num_computed_tokens == 1:
             return ChunkKind.DECODE
         return ChunkKind.FORCED_RUN
 
