@@ -108,11 +108,12 @@ class ModelRunner:
         logits_rows: list[int] = []
         logits_chunks: list[int] = []
         num_decodes = 0  # the leading DECODE chunks: one query token each, batched attention
+        decode = ChunkKind.DECODE
         for i, chunk in enumerate(output.chunks):
             seq, start, end = chunk.seq, chunk.start, chunk.start + chunk.num_tokens
             if chunk.num_tokens < 1 or end > seq.num_tokens:
                 raise ValueError(f"chunk [{start}, {end}) out of range for {seq!r}")
-            if chunk.kind is ChunkKind.DECODE:
+            if chunk.kind is decode:
                 if num_decodes != i or chunk.num_tokens != 1:
                     raise ValueError("decode chunks come first and compute one token each")
                 num_decodes += 1
