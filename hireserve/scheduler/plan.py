@@ -8,8 +8,6 @@ from hireserve.scheduler.cost_model import StepShape
 from hireserve.scheduler.output import ScheduledChunk, SchedulerOutput
 from hireserve.scheduler.sequence import ChunkKind, Sequence
 
-_ORDER = {ChunkKind.DECODE: 0, ChunkKind.FORCED_RUN: 1, ChunkKind.PREFILL: 2}
-
 
 @dataclass
 class StepPlan:
@@ -24,8 +22,8 @@ class StepPlan:
         assert num_tokens <= self.budget
         start = seq.num_computed_tokens
         at_end = start + num_tokens == seq.num_tokens  # the logits at its last token are read
-        chunk = ScheduledChunk(seq, start, num_tokens, sample=at_end and not seq.prefill_only,
-                               score=at_end and seq.prefill_only, kind=kind)
+        score = at_end and seq.prefill_only
+        chunk = ScheduledChunk(seq, start, num_tokens, at_end and not score, score, kind)
         where = self.prefills if kind is ChunkKind.PREFILL else self.decodes
         where[seq.seq_id] = chunk
         self.budget -= num_tokens
@@ -47,6 +45,8 @@ class StepPlan:
     def output(self) -> SchedulerOutput:
         """Decodes first (the runner batches their attention), then forced runs, then prefill
         chunks; in scheduling order within each kind."""
-        chunks = [*self.decodes.values(), *self.prefills.values()]
-        chunks.sort(key=lambda c: _ORDER[c.kind])
+        decode = ChunkKind.DECODE
+        chunks = [c for c in self.decodes.values() if c.kind is decode]
+        chunks += [c for c in self.decodes.values() if c.kind is not decode]  # forced runs
+        chunks += self.prefills.values()
         return SchedulerOutput(chunks=chunks, preempted=list(self.preempted))

@@ -42,6 +42,8 @@ class StopCriteria:
 
 
 _ids = itertools.count()
+# The members, looked up once: an Enum attribute costs a descriptor call on every step's path.
+_DECODE, _FORCED_RUN, _PREFILL = ChunkKind.DECODE, ChunkKind.FORCED_RUN, ChunkKind.PREFILL
 
 
 @dataclass(eq=False)
@@ -103,10 +105,10 @@ class Sequence:
         """What the next step computes for this running sequence. A sequence decodes once it
         has sampled since its last (re)admission; until then everything it lacks is prefill."""
         if not self.is_generating:
-            return ChunkKind.PREFILL
-        if self.num_tokens - self.num_computed_tokens == 1:
-            return ChunkKind.DECODE
-        return ChunkKind.FORCED_RUN
+            return _PREFILL
+        if len(self.token_ids) - self.num_computed_tokens == 1:
+            return _DECODE
+        return _FORCED_RUN
 
     @property
     def prefill_only(self) -> bool:

@@ -23,6 +23,8 @@ def fast_forward(updates: list[SequenceUpdate], structured: StructuredOutputMana
                  scheduler: Scheduler) -> tuple[list[SequenceUpdate], int]:
     """-> the step's updates, each with its forced run after its sampled token (the sequence
     finished if the run ended it), and how many tokens were forced."""
+    if not structured.constraining:
+        return updates, 0
     result: list[SequenceUpdate] = []
     total = 0
     for update in updates:

@@ -232,7 +232,8 @@ class LLMEngine:
                 outputs.append(self._deliver_score(u.seq, ran.scores[u.seq.seq_id],
                                                    ran.attention.get(u.seq.seq_id, ())))
             elif u.new_token_ids or u.finished:
-                outputs.append(self._deliver_safely(u, _token_logprobs(u, ran)))
+                logprobs = _token_logprobs(u, ran) if ran.logprobs else None
+                outputs.append(self._deliver_safely(u, logprobs))
         stats = StepStats(ran.seconds, ran.num_batched_tokens, forced)
         return StepResult(outputs, self.scheduler.stats(), stats)
 

@@ -113,11 +113,12 @@ class ModelRunner:
         probe_rows: list[int] = []  # scoring chunks that ask where their answer looks
         probe_batch: list[int] = []
         num_decodes = 0  # the leading DECODE chunks: one query token each, batched attention
+        decode = ChunkKind.DECODE
         for i, chunk in enumerate(output.chunks):
             seq, start, end = chunk.seq, chunk.start, chunk.start + chunk.num_tokens
             if chunk.num_tokens < 1 or end > seq.num_tokens:
                 raise ValueError(f"chunk [{start}, {end}) out of range for {seq!r}")
-            if chunk.kind is ChunkKind.DECODE:
+            if chunk.kind is decode:
                 if num_decodes != i or chunk.num_tokens != 1:
                     raise ValueError("decode chunks come first and compute one token each")
                 num_decodes += 1
@@ -131,7 +132,7 @@ class ModelRunner:
             query_lens.append(chunk.num_tokens)
             seq_lens.append(end)
             tables.append(table)
-            if chunk.computes_logits:
+            if chunk.sample or chunk.score:  # computes_logits, without the property call
                 logits_rows.append(len(input_ids) - 1)
                 logits_chunks.append(i)
                 params = seq.sampling_params
@@ -202,8 +203,10 @@ class ModelRunner:
         inputs = self.prepare(output)
         logits = self._logits(inputs)
         rows = inputs.logits_chunks
-        sample_at = [r for r, i in enumerate(rows) if output.chunks[i].sample]
-        score_at = [r for r, i in enumerate(rows) if output.chunks[i].score]
+        sample_at: list[int] = []  # positions in `rows` of the chunks that sample, and score
+        score_at: list[int] = []
+        for r, i in enumerate(rows):
+            (sample_at if output.chunks[i].sample else score_at).append(r)
         sampled: list[int | None] = [None] * len(output.chunks)
         logprobs: dict[int, TokenLogprobs] = {}
         if sample_at:
@@ -213,7 +216,8 @@ class ModelRunner:
             tokens, logprobs = self._sample([output.chunks[i].seq for i in chunks], rows_logits)
             for i, token in zip(chunks, tokens, strict=True):
                 sampled[i] = token
-        scores = self._scores([output.chunks[rows[r]].seq for r in score_at], logits, score_at)
+        scores = (self._scores([output.chunks[rows[r]].seq for r in score_at], logits, score_at)
+                  if score_at else {})
         return RunnerOutput(sampled=sampled, logprobs=logprobs, scores=scores,
                             attention=_span_attention(output, inputs.meta.probe),
                             seconds=time.perf_counter() - started,
@@ -229,7 +233,7 @@ class ModelRunner:
             if bitmask is not None:
                 bitmask = bitmask.to(self.device, non_blocking=True)
         sampled = self.sampler(logits, self._sampling_tensors(seqs), bitmask)
-        tokens = [int(t) for t in sampled.tolist()]
+        tokens: list[int] = sampled.tolist()
         logprobs = self._logprobs(seqs, logits, bitmask, sampled, tokens)
         if self.structured is not None:
             self.structured.accept(seqs, tokens)
@@ -239,8 +243,6 @@ class ModelRunner:
                 ) -> dict[int, dict[int, float]]:
         """seq_id -> candidate id -> log-probability, for the rows of scoring chunks: the raw
         model's distribution over the whole vocabulary, in fp32."""
-        if not rows:
-            return {}
         ids = [list(seq.sampling_params.candidate_token_ids) for seq in seqs]
         width = max(len(row) for row in ids)
         padded = [row + row[:1] * (width - len(row)) for row in ids]  # one gather, one copy

@@ -186,6 +186,11 @@ class StructuredOutputManager:
         for seq_id in seq_ids:
             self._states.pop(seq_id, None)
 
+    @property
+    def constraining(self) -> bool:
+        """Whether any sequence in flight has a grammar."""
+        return bool(self._states)
+
     def forced_run(self, seq: Sequence, limit: int) -> list[int]:
         """The tokens `seq`'s grammar forces from its state, at most `limit`: while its mask
         allows exactly one token, that token, accepted at once. Empty: unconstrained, a
