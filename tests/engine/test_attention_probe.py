@@ -59,7 +59,7 @@ def test_span_attention_matches_transformers(tiny_chat, hf_span_attention, budge
 def test_a_cached_prefix_and_a_shared_batch_leave_the_probe_unchanged(tiny_chat,
                                                                       hf_span_attention) -> None:
     llm = LLM(str(tiny_chat), dtype="float32", device="cpu", num_kv_blocks=64, block_size=4)
-    other = PROMPT[:20] + [7, 8, 9, 10, 11]
+    other = [*PROMPT[:20], 7, 8, 9, 10, 11]
     first, second = _probe(llm, [PROMPT, other], SPANS[:3])  # `other` reuses PROMPT's prefix
     assert first == pytest.approx(hf_span_attention(PROMPT, SPANS[:3]), abs=1e-5)
     assert second == pytest.approx(hf_span_attention(other, SPANS[:3]), abs=1e-5)
