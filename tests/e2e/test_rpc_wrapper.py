@@ -132,3 +132,27 @@ def test_a_draining_server_refuses_before_any_work() -> None:
     # counted under their code, like any other call that ended
     assert [(m, c) for m, c, _ in s.calls] == [("Ask", "UNAVAILABLE"), ("Watch", "UNAVAILABLE")]
     assert s.state.in_flight == 0
+
+
+class ExpiredContext(FakeContext):
+    def time_remaining(self) -> float | None:
+        return 0.0
+
+
+@pytest.mark.parametrize(("context", "code"), [(FakeContext("gone"), "CANCELLED"),
+                                               (ExpiredContext("late"), "DEADLINE_EXCEEDED")])
+def test_a_stream_closed_at_its_yield_is_counted_not_aborted(context: FakeContext,
+                                                             code: str) -> None:
+    """grpc closes a stream suspended at `yield` when its client leaves or its deadline passes
+    (GeneratorExit, not CancelledError): there is no status left to send, only one to count."""
+    s = Servicer()
+
+    async def main() -> None:
+        stream_ = s.Watch(None, context)
+        assert await stream_.__anext__() == context.metadata[0][1]
+        await stream_.aclose()
+
+    asyncio.run(main())
+    assert context.aborts == []  # no INTERNAL abort on a finished call
+    assert [(m, c) for m, c, _ in s.calls] == [("Watch", code)]
+    assert s.state.in_flight == 0

@@ -154,8 +154,10 @@ class _Call:
         # frames and the request in them: a refused 19 MiB upload stayed until a GC found the
         # cycle. Once the call is done, the frames let go of their locals.
         self.context.add_done_callback(lambda _context: _forget(exc))
-        if isinstance(exc, asyncio.CancelledError):
-            # grpc cancels the call's task both when the client leaves and at its deadline.
+        if isinstance(exc, asyncio.CancelledError | GeneratorExit):
+            # grpc cancels the call's task both when the client leaves and at its deadline; a
+            # stream suspended at its `yield` is closed instead (GeneratorExit). The call is
+            # over either way: there is no status left to send.
             remaining = self.context.time_remaining()
             self.code = ("UNAVAILABLE" if self.was_cut else "DEADLINE_EXCEEDED"
                          if remaining is not None and remaining <= 0 else "CANCELLED")
