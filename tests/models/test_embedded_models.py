@@ -292,17 +292,23 @@ def test_qwen05_gguf_metadata_and_tokenizer(
 
 
 @pytest.mark.slow
-def test_qwen05_cached_weights_equal_transformers_dequantized_and_load_faster(
-    qwen05: ModelSource, qwen05_hf: Any, qwen05_gguf: tuple[GGUFCheckpoint, float]
+def test_qwen05_cached_weights_equal_transformers_dequantized_and_never_open_the_gguf(
+    qwen05: ModelSource, qwen05_hf: Any, qwen05_gguf: tuple[GGUFCheckpoint, float],
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert qwen05.path is not None and qwen05.sha256 is not None
     cache = weight_cache.cache_path(qwen05.path, qwen05.sha256, torch.float32)
     if weight_cache.read_config(cache) is None:  # fresh machine: the first load writes it
         load_model(qwen05, dtype=torch.float32, device="cpu")
-    start = time.perf_counter()
+
+    # A later start maps the cache and never parses the GGUF (what keeps it to seconds; the
+    # start-up times themselves are measured in benchmarks, not asserted here).
+    def no_gguf(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a cached start opened the GGUF")
+
+    monkeypatch.setattr(GGUFCheckpoint, "__init__", no_gguf)
     model, config = load_model(qwen05, dtype=torch.float32, device="cpu")
-    cached_load = time.perf_counter() - start
-    assert cached_load < qwen05_gguf[1]  # faster than merely opening the GGUF
+    monkeypatch.undo()
     assert config == qwen05_gguf[0].config  # the cache's metadata, not the GGUF's
 
     hf = dict(qwen05_hf.named_parameters())
@@ -352,10 +358,10 @@ def test_qwen05_own_4bit_weights_give_transformers_greedy_tokens(qwen05_hf: Any)
     assert h.model.quant and all(s.kind == "int4" for s in h.model.quant.values())
     prompt = Tokenizer.from_source(resolve_model("qwen2.5-0.5b")).apply_chat_template(MESSAGES)
     seq = h.sequence(prompt)
-    generated = list(h.runner.execute(h.output(h.chunk(seq, 0, len(prompt)))))
+    generated = list(h.runner.execute(h.output(h.chunk(seq, 0, len(prompt)))).sampled)
     while len(generated) < NEW_TOKENS:  # decode steps: the int4 kernel, one token each
         seq.token_ids.append(generated[-1])
-        generated += h.runner.execute(h.output(h.chunk(seq, seq.num_tokens - 1, 1)))
+        generated += h.runner.execute(h.output(h.chunk(seq, seq.num_tokens - 1, 1))).sampled
     ids = prompt + generated
     rows = slice(len(prompt) - 1, len(ids) - 1)  # the logits that chose each generated token
     with torch.inference_mode():
