@@ -154,7 +154,7 @@ def main() -> None:
                         help="python of the llama-cpp-python venv ('' skips llama.cpp)")
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--questions", action="store_true")
-    parser.add_argument("--questions-model", default="qwen2.5-0.5b")
+    parser.add_argument("--questions-model", default="qwen2.5-1.5b")  # `make serve`'s
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" /
                         "quant_speed.json")
     args = parser.parse_args()
