@@ -19,14 +19,22 @@ from hireserve.server.layers.quantization.methods import DenseMethod, LinearMeth
 from hireserve.server.layers.quantization.weights import QuantizedWeight, dense
 
 
+def vocab_rows(num_embeddings: int, tp_rank: int, tp_size: int) -> tuple[int, int, int]:
+    """(rows per rank, first row, end row) of this rank's vocabulary slice: ceil(V / tp) rows
+    each, the last slice short (its table is padded with zero rows). The embedding and the LM
+    head split alike, so a tied head shares the embedding's slice."""
+    rows_per_rank = -(-num_embeddings // tp_size)
+    start = tp_rank * rows_per_rank
+    return rows_per_rank, start, min(start + rows_per_rank, num_embeddings)
+
+
 class VocabParallelEmbedding(nn.Module):
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
         self.tp_rank, self.tp_size = get_tp_rank(), get_tp_size()
         self.num_embeddings = num_embeddings
-        self.rows_per_rank = -(-num_embeddings // self.tp_size)
-        self.vocab_start = self.tp_rank * self.rows_per_rank
-        self.vocab_end = min(self.vocab_start + self.rows_per_rank, num_embeddings)
+        self.rows_per_rank, self.vocab_start, self.vocab_end = vocab_rows(
+            num_embeddings, self.tp_rank, self.tp_size)
         self.weight = nn.Parameter(
             torch.empty(self.rows_per_rank, embedding_dim), requires_grad=False
         )
@@ -61,9 +69,8 @@ class ParallelLMHead(nn.Module):
         super().__init__()
         self.tp_rank, self.tp_size = get_tp_rank(), get_tp_size()
         self.num_embeddings = num_embeddings
-        self.rows_per_rank = -(-num_embeddings // self.tp_size)
-        self.vocab_start = self.tp_rank * self.rows_per_rank
-        self.vocab_end = min(self.vocab_start + self.rows_per_rank, num_embeddings)
+        self.rows_per_rank, self.vocab_start, self.vocab_end = vocab_rows(
+            num_embeddings, self.tp_rank, self.tp_size)
         self.method = method or DenseMethod()
         self.method.create_weights(self, embedding_dim, self.rows_per_rank)
         if isinstance(self.method, DenseMethod):
