@@ -5,15 +5,15 @@ of torch's CPU int4 layout; rounding to 4 and 8 bits; the packed weight cache.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from tp_ranks import as_rank
 
-from hireserve.server.layers import embed_head, linear
+from hireserve.server.layers import linear
 from hireserve.server.layers.embed_head import ParallelLMHead
 from hireserve.server.layers.linear import (
     ColumnParallelLinear,
@@ -36,15 +36,6 @@ from hireserve.server.models.loader import load_model
 from hireserve.server.models.source import resolve_model
 
 IN, OUT = 256, 96
-
-
-@contextmanager
-def as_rank(monkeypatch: pytest.MonkeyPatch, rank: int, size: int) -> Iterator[None]:
-    with monkeypatch.context() as m:
-        for module in (linear, embed_head):
-            m.setattr(module, "get_tp_rank", lambda: rank)
-            m.setattr(module, "get_tp_size", lambda: size)
-        yield
 
 
 def _rand(*shape: int, seed: int = 0) -> torch.Tensor:

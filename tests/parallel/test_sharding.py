@@ -8,13 +8,11 @@ are identities, so a row-parallel layer returns its partial sum and the test add
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import torch
+from tp_ranks import as_rank
 
-from hireserve.server.layers import embed_head, linear
 from hireserve.server.layers.embed_head import ParallelLMHead, VocabParallelEmbedding
 from hireserve.server.layers.linear import (
     ColumnParallelLinear,
@@ -31,15 +29,6 @@ from hireserve.server.models.loader import (
     load_weights,
 )
 from hireserve.server.models.presets import QWEN25_7B_INSTRUCT
-
-
-@contextmanager
-def as_rank(monkeypatch: pytest.MonkeyPatch, rank: int, size: int) -> Iterator[None]:
-    with monkeypatch.context() as m:
-        for module in (linear, embed_head):
-            m.setattr(module, "get_tp_rank", lambda: rank)
-            m.setattr(module, "get_tp_size", lambda: size)
-        yield
 
 
 def _rand(*shape: int) -> torch.Tensor:
