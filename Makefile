@@ -67,9 +67,11 @@ LLAMACPP_PY ?= /work/bench-venvs/llamacpp/bin/python
 bench-quant: install
 	$(PY) -m benchmarks.quant_speed --llamacpp "$(LLAMACPP_PY)" $(QUANT_ARGS)
 
-# Screening quality of a model on the labelled set (72 screens) vs the TF-IDF baseline:
-# make bench-quality QUALITY_MODEL=default QUALITY_ARGS=--write-results
-QUALITY_MODEL ?= default
+# Screening quality of `make serve`'s model on the labelled set (72 screens) beside screen_v1,
+# TF-IDF and transformers on the same questions, in one run (~70 min for the 1.5B on 2 cores;
+# QUALITY_ARGS=--no-v1 saves ~50 of them):
+# make bench-quality QUALITY_MODEL=qwen2.5-0.5b QUALITY_ARGS="--threads 2 --write-results"
+QUALITY_MODEL ?= $(MODEL)
 bench-quality: install
 	$(PY) -m benchmarks.quality --model $(QUALITY_MODEL) $(QUALITY_ARGS)
 
